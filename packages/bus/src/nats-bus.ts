@@ -1,0 +1,410 @@
+import { randomUUID } from "node:crypto";
+import { connect, headers as natsHeaders, nanos, type NatsConnection } from "@nats-io/transport-node";
+import {
+  AckPolicy,
+  DeliverPolicy,
+  jetstream,
+  jetstreamManager,
+  StorageType,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+} from "@nats-io/jetstream";
+import type { AnyEvent, EventType } from "@retrain/contracts";
+import type { Logger } from "@retrain/telemetry";
+import { BusError, type BusErrorCode } from "./errors.js";
+import { InFlight } from "./in-flight.js";
+import { MemoryInbox } from "./inbox.js";
+import type { DeadLetter, DeadLetterReason, EventBus, ListDeadLettersOptions, PublishOptions, PublishReceipt, SubscribeOptions, Subscription } from "./port.js";
+import { publishWith } from "./publishing.js";
+import { createDeliveryProcessor, payloadBytes, payloadText, resolvePolicy, type DeadLetterDraft, type Delivery } from "./runner.js";
+
+/** Options for {@link connectNatsBus}. */
+export interface NatsBusOptions {
+  /** `nats://host:port`, one or several. */
+  servers: string | string[];
+  logger: Logger;
+  /** Deployment prefix: subjects are `<prefix>.<event type>`, the stream `RETRAIN_<PREFIX>`. Default `retrain`. */
+  prefix?: string;
+  /** Connection name shown by the server. */
+  name?: string;
+  user?: string;
+  pass?: string;
+  token?: string;
+  /** How long the stream keeps events (for late consumer groups and dead-letter replay). Default 7 days. */
+  maxAgeMs?: number;
+  /** The broker's publish-dedupe window for `Nats-Msg-Id`. Default 120 000 ms. */
+  duplicateWindowMs?: number;
+  /** Stream replicas (3 in a production cluster). Default 1. */
+  replicas?: number;
+}
+
+const GROUP_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
+interface DeadLetterRecord {
+  group: string;
+  reason: DeadLetterReason;
+  description: string;
+  attempts: number;
+  eventId?: string;
+  eventType?: string;
+  payload: string;
+  payloadEncoding: "utf8" | "base64";
+  headers: Record<string, string>;
+  deadLetteredAt: string;
+}
+
+/**
+ * Connects to NATS and makes sure the deployment's streams exist: one stream for events
+ * (`<prefix>.>`, file storage) and one for dead letters (`<prefix>_dlq.>`). JetStream has no
+ * dead-letter queue of its own, so the runner writes each dead letter there, with the original
+ * bytes, before terminating the delivery.
+ */
+export async function connectNatsBus(options: NatsBusOptions): Promise<NatsBus> {
+  const prefix = options.prefix ?? "retrain";
+  if (!/^[A-Za-z0-9_-]+$/.test(prefix)) throw new BusError("InvalidArgument", `invalid prefix "${prefix}"`, false, { adapter: "nats" });
+  let nc: NatsConnection;
+  try {
+    nc = await connect({
+      servers: options.servers,
+      name: options.name ?? "retrain",
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      ...(options.user !== undefined ? { user: options.user } : {}),
+      ...(options.pass !== undefined ? { pass: options.pass } : {}),
+      ...(options.token !== undefined ? { token: options.token } : {}),
+    });
+  } catch (error) {
+    throw translate(error, "ConnectionFailed", `cannot connect to NATS at ${String(options.servers)}`);
+  }
+  try {
+    const jsm = await jetstreamManager(nc);
+    const stream = `RETRAIN_${prefix.toUpperCase().replace(/-/g, "_")}`;
+    const common = {
+      storage: StorageType.File,
+      num_replicas: options.replicas ?? 1,
+      max_age: nanos(options.maxAgeMs ?? 7 * 24 * 3_600_000),
+    };
+    await ensureStream(jsm, { ...common, name: stream, subjects: [`${prefix}.>`], duplicate_window: nanos(options.duplicateWindowMs ?? 120_000) });
+    await ensureStream(jsm, { ...common, name: `${stream}_DLQ`, subjects: [`${prefix}_dlq.>`], duplicate_window: nanos(options.duplicateWindowMs ?? 120_000) });
+    return new NatsBus(nc, jsm, jetstream(nc), { prefix, stream, dlq: `${stream}_DLQ`, logger: options.logger });
+  } catch (error) {
+    await nc.close().catch(() => undefined);
+    throw translate(error, "ConnectionFailed", "cannot set up JetStream streams");
+  }
+}
+
+async function ensureStream(jsm: JetStreamManager, config: Parameters<JetStreamManager["streams"]["add"]>[0]): Promise<void> {
+  try {
+    await jsm.streams.add(config);
+  } catch (error) {
+    // Exists with other settings (e.g. created by an operator): keep theirs, as long as it is there.
+    if (config.name === undefined) throw error;
+    await jsm.streams.info(config.name);
+  }
+}
+
+function translate(error: unknown, code: BusErrorCode, message: string, context: ConstructorParameters<typeof BusError>[3] = {}): BusError {
+  if (error instanceof BusError) return error;
+  const text = error instanceof Error ? error.message : String(error);
+  const timeout = /timeout/i.test(text) || (error instanceof Error && error.name === "TimeoutError");
+  return new BusError(timeout ? "Timeout" : code, `${message}: ${text}`, true, { ...context, adapter: "nats" }, { cause: error });
+}
+
+function durableName(group: string, suffix: string): string {
+  return `${group}__${suffix.replace(/[^A-Za-z0-9_-]/g, "-")}`;
+}
+
+/** The NATS JetStream adapter. Create it with {@link connectNatsBus}. */
+export class NatsBus implements EventBus {
+  readonly kind = "nats";
+  readonly #subscriptions = new Set<Subscription>();
+  readonly #inbox = new MemoryInbox();
+  readonly #prefix: string;
+  readonly #stream: string;
+  readonly #dlq: string;
+  readonly #logger: Logger;
+  #closed = false;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly jsm: JetStreamManager,
+    private readonly js: JetStreamClient,
+    settings: { prefix: string; stream: string; dlq: string; logger: Logger },
+  ) {
+    this.#prefix = settings.prefix;
+    this.#stream = settings.stream;
+    this.#dlq = settings.dlq;
+    this.#logger = settings.logger;
+  }
+
+  /** The subject an event type travels on. */
+  subjectFor(type: string): string {
+    return `${this.#prefix}.${type}`;
+  }
+
+  async publish(event: AnyEvent, options: PublishOptions = {}): Promise<PublishReceipt> {
+    if (this.#closed) throw new BusError("Closed", "the bus is closed", false, { eventId: event.id, adapter: "nats" });
+    const subject = this.subjectFor(event.type);
+    return publishWith(event, "nats", subject, async ({ body, headers }) => this.#send(subject, body, headers, options.messageId ?? event.id, event));
+  }
+
+  /** Publishes raw bytes on an event type's subject, as a foreign producer might (poison tests, tooling). */
+  async publishRaw(type: string, body: Uint8Array, messageId: string = randomUUID()): Promise<PublishReceipt> {
+    return this.#send(this.subjectFor(type), body, {}, messageId);
+  }
+
+  async #send(subject: string, body: Uint8Array, hdrs: Record<string, string>, messageId: string, event?: AnyEvent): Promise<PublishReceipt> {
+    const h = natsHeaders();
+    for (const [key, value] of Object.entries(hdrs)) h.set(key, value);
+    try {
+      const ack = await this.js.publish(subject, body, { msgID: messageId, headers: h });
+      return { duplicate: ack.duplicate };
+    } catch (error) {
+      throw translate(error, "PublishFailed", `publish to ${subject} failed`, event ? { eventId: event.id, eventType: event.type } : {});
+    }
+  }
+
+  async subscribe<T extends EventType>(options: SubscribeOptions<T>): Promise<Subscription> {
+    if (this.#closed) throw new BusError("Closed", "the bus is closed", false, { group: options.group, adapter: "nats" });
+    if (!GROUP_NAME.test(options.group)) {
+      throw new BusError("InvalidArgument", `group "${options.group}" must be 1-64 letters, digits, '-' or '_'`, false, { adapter: "nats" });
+    }
+    const ackWaitMs = options.ackWaitMs ?? 30_000;
+    const inFlight = new InFlight(options.concurrency ?? 1);
+    const prefetch = Math.max(1, options.concurrency ?? 1);
+    const process = createDeliveryProcessor({
+      group: options.group,
+      types: options.types,
+      handler: options.handler,
+      policy: resolvePolicy(options),
+      inbox: options.inbox ?? this.#inbox,
+      logger: this.#logger,
+      system: "nats",
+      signal: inFlight.signal,
+    });
+    const streams: ConsumerMessages[] = [];
+    const unsettled = new Set<() => void>();
+    const loops: Promise<void>[] = [];
+    let closing = false;
+    try {
+      for (const type of options.types) {
+        // Server 2.9 takes one filter subject per consumer: one durable per (group, type), plus one
+        // per (group, type) for dead-letter replays, which must reach this group only.
+        for (const [durable, filter] of [
+          [durableName(options.group, type), this.subjectFor(type)],
+          [durableName(options.group, `replay-${type}`), `${this.#prefix}._replay.${options.group}.${type}`],
+        ] as const) {
+          await this.#ensureConsumer(durable, filter, ackWaitMs);
+          const consumer = await this.js.consumers.get(this.#stream, durable);
+          const messages = await consumer.consume({ max_messages: prefetch });
+          streams.push(messages);
+          loops.push(this.#loop(messages, inFlight, process, ackWaitMs, () => closing, unsettled));
+        }
+      }
+    } catch (error) {
+      for (const messages of streams) messages.stop();
+      throw translate(error, "ConnectionFailed", `cannot subscribe group ${options.group}`, { group: options.group });
+    }
+    const subscription: Subscription = {
+      group: options.group,
+      close: async ({ graceMs = 5_000 } = {}) => {
+        if (closing) return;
+        closing = true;
+        for (const messages of streams) messages.stop();
+        await inFlight.drain(graceMs);
+        for (const release of unsettled) release();
+        await Promise.allSettled(loops);
+        await this.nc.flush().catch(() => undefined);
+        this.#subscriptions.delete(subscription);
+      },
+    };
+    this.#subscriptions.add(subscription);
+    options.signal?.addEventListener("abort", () => void subscription.close(), { once: true });
+    return subscription;
+  }
+
+  async #ensureConsumer(durable: string, filter: string, ackWaitMs: number): Promise<void> {
+    const config = {
+      durable_name: durable,
+      filter_subject: filter,
+      ack_policy: AckPolicy.Explicit,
+      // A group receives what is published after its consumer was first created; an existing
+      // durable keeps its position. Deployments create consumers before traffic (setup job / start).
+      deliver_policy: DeliverPolicy.New,
+      ack_wait: nanos(ackWaitMs),
+      // The runner counts attempts and dead-letters; the server must never stop delivering first.
+      max_deliver: -1,
+      max_ack_pending: 10_000,
+    };
+    try {
+      await this.jsm.consumers.add(this.#stream, config);
+    } catch {
+      await this.jsm.consumers.update(this.#stream, durable, { ack_wait: config.ack_wait, max_ack_pending: config.max_ack_pending });
+    }
+  }
+
+  async #loop(
+    messages: ConsumerMessages,
+    inFlight: InFlight,
+    process: (delivery: Delivery) => Promise<unknown>,
+    ackWaitMs: number,
+    closing: () => boolean,
+    unsettled: Set<() => void>,
+  ): Promise<void> {
+    for await (const msg of messages) {
+      if (closing()) {
+        msg.nak(); // prefetched but not started: give it straight back
+        continue;
+      }
+      await inFlight.capacity();
+      if (closing()) {
+        msg.nak();
+        continue;
+      }
+      inFlight.track(this.#deliver(msg, process, ackWaitMs, unsettled));
+    }
+  }
+
+  async #deliver(msg: JsMsg, process: (delivery: Delivery) => Promise<unknown>, ackWaitMs: number, unsettled: Set<() => void>): Promise<void> {
+    // Keep a long handler's delivery alive; a crashed process stops heartbeating and the
+    // delivery goes to another consumer after ack_wait.
+    const keepAlive = setInterval(() => msg.working(), Math.max(250, Math.floor(ackWaitMs / 3)));
+    const hdrs: Record<string, string> = {};
+    if (msg.headers) for (const [key, values] of msg.headers) hdrs[key.toLowerCase()] = values[0] ?? "";
+    const delivery: Delivery = {
+      body: msg.data,
+      headers: hdrs,
+      attempt: msg.info.deliveryCount,
+      destination: msg.subject,
+      ack: async () => msg.ack(),
+      retry: async (delayMs) => msg.nak(delayMs),
+      release: async () => msg.nak(),
+      deadLetter: async (draft) => {
+        await this.#storeDeadLetter(draft, hdrs, msg.seq);
+        msg.term(`${draft.reason}: ${draft.description}`.slice(0, 200));
+      },
+      heartbeat: () => msg.working(),
+    };
+    // Abandoned at close (its handler ignored the abort): stop heartbeating and give it back.
+    const release = () => {
+      clearInterval(keepAlive);
+      msg.nak();
+    };
+    unsettled.add(release);
+    try {
+      await process(delivery);
+    } catch (error) {
+      // Settling failed (e.g. the connection dropped): the delivery times out and comes back.
+      this.#logger.error({ err: String(error), subject: msg.subject }, "settling a NATS delivery failed");
+    } finally {
+      unsettled.delete(release);
+      clearInterval(keepAlive);
+    }
+  }
+
+  async #storeDeadLetter(draft: DeadLetterDraft, hdrs: Record<string, string>, streamSeq: number): Promise<void> {
+    const record: DeadLetterRecord = {
+      group: draft.group,
+      reason: draft.reason,
+      description: draft.description,
+      attempts: draft.attempts,
+      ...(draft.eventId !== undefined ? { eventId: draft.eventId } : {}),
+      ...(draft.eventType !== undefined ? { eventType: draft.eventType } : {}),
+      ...payloadText(draft.body),
+      headers: hdrs,
+      deadLetteredAt: new Date().toISOString(),
+    };
+    // Msg id from the original's stream sequence: a crash between this publish and the term
+    // redelivers, and the second dead-lettering is deduped by the broker.
+    await this.#send(`${this.#prefix}_dlq.${draft.group}`, Buffer.from(JSON.stringify(record)), {}, `dlq-${draft.group}-${streamSeq}`);
+  }
+
+  async listDeadLetters(options: ListDeadLettersOptions = {}): Promise<DeadLetter[]> {
+    const limit = options.limit ?? 1000;
+    const info = await this.jsm.streams.info(this.#dlq).catch((error: unknown) => {
+      throw translate(error, "Unavailable", "cannot read the dead-letter stream");
+    });
+    const out: DeadLetter[] = [];
+    if (info.state.messages === 0) return out;
+    for (let seq = info.state.first_seq; seq <= info.state.last_seq && out.length < limit; seq++) {
+      const record = await this.#readDeadLetter(seq);
+      if (record === undefined) continue;
+      if (options.group !== undefined && record.group !== options.group) continue;
+      out.push(toDeadLetter(String(seq), record));
+    }
+    return out;
+  }
+
+  async #readDeadLetter(seq: number): Promise<DeadLetterRecord | undefined> {
+    try {
+      const stored = await this.jsm.streams.getMessage(this.#dlq, { seq });
+      if (stored === null) return undefined;
+      return JSON.parse(Buffer.from(stored.data).toString("utf8")) as DeadLetterRecord;
+    } catch {
+      return undefined; // deleted (replayed or dropped)
+    }
+  }
+
+  async replayDeadLetter(id: string): Promise<void> {
+    const seq = Number(id);
+    const record = Number.isSafeInteger(seq) ? await this.#readDeadLetter(seq) : undefined;
+    if (record === undefined) throw new BusError("NotFound", `no dead letter ${id}`, false, { adapter: "nats" });
+    const type = record.eventType ?? "unknown";
+    const hdrs: Record<string, string> = {};
+    for (const key of ["traceparent", "tracestate", "ce-id", "ce-type"]) {
+      const value = record.headers[key];
+      if (value !== undefined) hdrs[key] = value;
+    }
+    // Same CloudEvent id, fresh transport id: the broker's duplicate window must not swallow it.
+    await this.#send(
+      `${this.#prefix}._replay.${record.group}.${type}`,
+      payloadBytes(record.payload, record.payloadEncoding),
+      hdrs,
+      `${record.eventId ?? "raw"}:replay:${randomUUID()}`,
+    );
+    await this.jsm.streams.deleteMessage(this.#dlq, seq).catch(() => false);
+  }
+
+  async dropDeadLetter(id: string): Promise<boolean> {
+    const seq = Number(id);
+    if (!Number.isSafeInteger(seq)) return false;
+    return this.jsm.streams.deleteMessage(this.#dlq, seq).catch(() => false);
+  }
+
+  /** Deletes the deployment's streams (tests use a unique prefix per run and clean up with this). */
+  async destroy(): Promise<void> {
+    await this.jsm.streams.delete(this.#stream).catch(() => false);
+    await this.jsm.streams.delete(this.#dlq).catch(() => false);
+  }
+
+  async close({ graceMs = 5_000 }: { graceMs?: number } = {}): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.all([...this.#subscriptions].map((s) => s.close({ graceMs })));
+    await this.nc.flush().catch(() => undefined);
+    await this.nc.close().catch(() => undefined);
+  }
+
+  /** Drops the connection without settling anything, as a killed process would (tests). */
+  async abandon(): Promise<void> {
+    this.#closed = true;
+    await this.nc.close().catch(() => undefined);
+  }
+}
+
+function toDeadLetter(id: string, record: DeadLetterRecord): DeadLetter {
+  return {
+    id,
+    group: record.group,
+    reason: record.reason,
+    description: record.description,
+    attempts: record.attempts,
+    ...(record.eventId !== undefined ? { eventId: record.eventId } : {}),
+    ...(record.eventType !== undefined ? { eventType: record.eventType } : {}),
+    payload: record.payload,
+    payloadEncoding: record.payloadEncoding,
+    deadLetteredAt: record.deadLetteredAt,
+  };
+}

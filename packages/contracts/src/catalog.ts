@@ -1,0 +1,119 @@
+import type { z } from "zod";
+import {
+  DataArrived,
+  EndpointUpdated,
+  EventTypes,
+  ModelApproved,
+  ModelAwaitingApproval,
+  ModelRejected,
+  ModelTrained,
+  PromotionFailed,
+  TrainingFailed,
+  type EventType,
+} from "./events.js";
+import { examples } from "./examples.js";
+
+/** Which service emits and which consume an event type, and when. Feeds the AsyncAPI document and the docs. */
+export interface CatalogEntry<S extends z.ZodType = z.ZodType> {
+  readonly type: EventType;
+  /** The event's name in prose and in TypeScript (`DataArrived`). */
+  readonly name: keyof typeof EventTypes;
+  readonly schema: S;
+  /** When it is emitted. */
+  readonly summary: string;
+  readonly producedBy: readonly string[];
+  readonly consumedBy: readonly string[];
+  /** Whether the event id includes the target (one event per run and target). */
+  readonly perTarget: boolean;
+}
+
+function entry<N extends keyof typeof EventTypes, S extends z.ZodType>(
+  name: N,
+  schema: S,
+  summary: string,
+  producedBy: string[],
+  consumedBy: string[],
+  perTarget = false,
+): CatalogEntry<S> & { readonly type: (typeof EventTypes)[N] } {
+  return { type: EventTypes[name], name, schema, summary, producedBy, consumedBy, perTarget };
+}
+
+/** The event catalog: every event type with its data schema. Types the bus's handler map. */
+export const catalog = {
+  [EventTypes.DataArrived]: entry(
+    "DataArrived",
+    DataArrived,
+    "New data for a pipeline was accepted (upload, upstream CloudEvent, Event Grid BlobCreated, schedule tick or re-run). Starts a run.",
+    ["ingestion"],
+    ["trainer", "registry"],
+  ),
+  [EventTypes.TrainingFailed]: entry(
+    "TrainingFailed",
+    TrainingFailed,
+    "The run's training job failed (bad data, cancelled, learner error). The run ends.",
+    ["trainer"],
+    ["registry"],
+  ),
+  [EventTypes.ModelTrained]: entry(
+    "ModelTrained",
+    ModelTrained,
+    "The run's model is trained and scored on its holdout rows.",
+    ["trainer"],
+    ["evaluator", "registry"],
+  ),
+  [EventTypes.ModelApproved]: entry(
+    "ModelApproved",
+    ModelApproved,
+    "The model may be promoted to the run's targets (by policy, by a person, or as an explicit rollback).",
+    ["evaluator", "registry"],
+    ["classic-promoter", "new-promoter", "registry"],
+  ),
+  [EventTypes.ModelRejected]: entry(
+    "ModelRejected",
+    ModelRejected,
+    "The model is not promoted (below threshold, not better than the champion, or rejected by a person). The run ends.",
+    ["evaluator"],
+    ["registry"],
+  ),
+  [EventTypes.ModelAwaitingApproval]: entry(
+    "ModelAwaitingApproval",
+    ModelAwaitingApproval,
+    "The pipeline's policy asks a person to approve or reject the model.",
+    ["evaluator"],
+    ["registry"],
+  ),
+  [EventTypes.EndpointUpdated]: entry(
+    "EndpointUpdated",
+    EndpointUpdated,
+    "A target serves the run's model (verified by GET and a smoke call). One per run and target.",
+    ["classic-promoter", "new-promoter"],
+    ["registry"],
+    true,
+  ),
+  [EventTypes.PromotionFailed]: entry(
+    "PromotionFailed",
+    PromotionFailed,
+    "A target could not be updated, or a newer run already updated it (Superseded); it keeps serving its model. One per run and target.",
+    ["classic-promoter", "new-promoter"],
+    ["registry"],
+    true,
+  ),
+} as const;
+
+/** The catalog as a type: event type → entry. */
+export type Catalog = typeof catalog;
+/** The data payload of an event type. */
+export type EventData<T extends EventType> = z.infer<Catalog[T]["schema"]>;
+
+/** Every event type name, in catalog order. */
+export const eventTypes: readonly EventType[] = Object.values(EventTypes);
+
+/** True when `type` names a catalog event. */
+export function isEventType(type: string): type is EventType {
+  return Object.prototype.hasOwnProperty.call(catalog, type);
+}
+
+/** An example payload for each event type (valid against its schema; used by docs and tests). */
+export function exampleData<T extends EventType>(type: T): EventData<T> {
+  return examples[type] as EventData<T>;
+}

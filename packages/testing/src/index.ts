@@ -1,0 +1,10 @@
+export { deferred, waitFor, collect, WaitTimeoutError } from "./async.js";
+export type { Deferred, WaitForOptions } from "./async.js";
+export { uniqueName, freePort, tempDir, Cleanup } from "./names.js";
+export { FixtureUnavailableError, findExecutable, waitForPort, spawnManaged } from "./process.js";
+export type { ManagedProcess } from "./process.js";
+export { containerRuntimeAvailable } from "./containers.js";
+export { startNatsServer } from "./nats.js";
+export type { NatsServerFixture, StartNatsServerOptions } from "./nats.js";
+export { startAzurite } from "./azurite.js";
+export type { AzuriteFixture } from "./azurite.js";

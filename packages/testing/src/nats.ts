@@ -1,0 +1,71 @@
+import { FixtureUnavailableError, findExecutable, spawnManaged, waitForPort, type ManagedProcess } from "./process.js";
+import { freePort, tempDir } from "./names.js";
+import { containerRuntimeAvailable } from "./containers.js";
+
+/** A nats-server with JetStream that a test owns. */
+export interface NatsServerFixture {
+  /** `nats://127.0.0.1:<port>` */
+  readonly url: string;
+  readonly port: number;
+  /** Where JetStream keeps its store (kept across {@link restart}). */
+  readonly storeDir: string;
+  /** How it was started: a container or the local binary. */
+  readonly runtime: "container" | "process";
+  /** Stops the server hard (SIGKILL) or gracefully, keeping the store. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts the server again on the same port with the same store (after {@link kill}). */
+  restart(): Promise<void>;
+  /** Stops the server and removes its store. */
+  stop(): Promise<void>;
+}
+
+/** Options for {@link startNatsServer}. */
+export interface StartNatsServerOptions {
+  /** Port to listen on. Default: a free port. */
+  port?: number;
+}
+
+/**
+ * Starts a nats-server with JetStream on a free port and a temporary store.
+ * Uses testcontainers when a container engine answers; otherwise the `nats-server` binary on PATH;
+ * otherwise fails with a message naming what to install.
+ */
+export async function startNatsServer(options: StartNatsServerOptions = {}): Promise<NatsServerFixture> {
+  if (await containerRuntimeAvailable()) {
+    const { startNatsContainer } = await import("./nats-container.js");
+    return startNatsContainer();
+  }
+  const binary = findExecutable("nats-server");
+  if (binary === undefined) {
+    throw new FixtureUnavailableError(
+      "nats-server",
+      "no container engine answers and no nats-server binary is on PATH; install it (`apt-get install -y nats-server`)",
+    );
+  }
+  const port = options.port ?? (await freePort());
+  const store = await tempDir("retrain-nats-");
+  let proc: ManagedProcess | undefined;
+  const launch = async () => {
+    proc = spawnManaged(binary, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", store.path]);
+    try {
+      await waitForPort(port);
+    } catch (error) {
+      throw new FixtureUnavailableError("nats-server", `did not listen on ${port}:\n${proc.output()}`, { cause: error });
+    }
+  };
+  await launch();
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    storeDir: store.path,
+    runtime: "process",
+    async kill(signal: NodeJS.Signals = "SIGKILL") {
+      await proc?.stop(signal);
+    },
+    restart: launch,
+    async stop() {
+      await proc?.stop("SIGTERM");
+      await store.remove();
+    },
+  };
+}

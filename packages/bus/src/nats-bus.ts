@@ -126,6 +126,7 @@ export class NatsBus implements EventBus {
   readonly #dlq: string;
   readonly #logger: Logger;
   #closed = false;
+  #pendingAcks: JsMsg[] = [];
 
   constructor(
     private readonly nc: NatsConnection,
@@ -156,10 +157,13 @@ export class NatsBus implements EventBus {
   }
 
   async #send(subject: string, body: Uint8Array, hdrs: Record<string, string>, messageId: string, event?: AnyEvent): Promise<PublishReceipt> {
-    const h = natsHeaders();
-    for (const [key, value] of Object.entries(hdrs)) h.set(key, value);
+    let h: ReturnType<typeof natsHeaders> | undefined;
+    for (const key in hdrs) {
+      h ??= natsHeaders();
+      h.set(key, hdrs[key] ?? "");
+    }
     try {
-      const ack = await this.js.publish(subject, body, { msgID: messageId, headers: h });
+      const ack = await this.js.publish(subject, body, { msgID: messageId, ...(h !== undefined ? { headers: h } : {}) });
       return { duplicate: ack.duplicate };
     } catch (error) {
       throw translate(error, "PublishFailed", `publish to ${subject} failed`, event ? { eventId: event.id, eventType: event.type } : {});
@@ -186,6 +190,13 @@ export class NatsBus implements EventBus {
     });
     const streams: ConsumerMessages[] = [];
     const unsettled = new Set<() => void>();
+    // One ticker per subscription keeps every long-running delivery alive; a crashed process stops
+    // ticking and its deliveries go to another consumer after ack_wait.
+    const active = new Set<JsMsg>();
+    const ticker = setInterval(() => {
+      for (const msg of active) msg.working();
+    }, Math.max(250, Math.floor(ackWaitMs / 3)));
+    ticker.unref();
     const loops: Promise<void>[] = [];
     let closing = false;
     try {
@@ -200,10 +211,11 @@ export class NatsBus implements EventBus {
           const consumer = await this.js.consumers.get(this.#stream, durable);
           const messages = await consumer.consume({ max_messages: prefetch });
           streams.push(messages);
-          loops.push(this.#loop(messages, inFlight, process, ackWaitMs, () => closing, unsettled));
+          loops.push(this.#loop(messages, inFlight, process, active, () => closing, unsettled));
         }
       }
     } catch (error) {
+      clearInterval(ticker);
       for (const messages of streams) messages.stop();
       throw translate(error, "ConnectionFailed", `cannot subscribe group ${options.group}`, { group: options.group });
     }
@@ -215,6 +227,7 @@ export class NatsBus implements EventBus {
         for (const messages of streams) messages.stop();
         await inFlight.drain(graceMs);
         for (const release of unsettled) release();
+        clearInterval(ticker);
         await Promise.allSettled(loops);
         await this.nc.flush().catch(() => undefined);
         this.#subscriptions.delete(subscription);
@@ -249,7 +262,7 @@ export class NatsBus implements EventBus {
     messages: ConsumerMessages,
     inFlight: InFlight,
     process: (delivery: Delivery) => Promise<unknown>,
-    ackWaitMs: number,
+    active: Set<JsMsg>,
     closing: () => boolean,
     unsettled: Set<() => void>,
   ): Promise<void> {
@@ -258,27 +271,31 @@ export class NatsBus implements EventBus {
         msg.nak(); // prefetched but not started: give it straight back
         continue;
       }
-      await inFlight.capacity();
+      if (inFlight.size >= inFlight.limit) await inFlight.capacity();
       if (closing()) {
         msg.nak();
         continue;
       }
-      inFlight.track(this.#deliver(msg, process, ackWaitMs, unsettled));
+      inFlight.track(this.#deliver(msg, process, active, unsettled));
     }
   }
 
-  async #deliver(msg: JsMsg, process: (delivery: Delivery) => Promise<unknown>, ackWaitMs: number, unsettled: Set<() => void>): Promise<void> {
-    // Keep a long handler's delivery alive; a crashed process stops heartbeating and the
-    // delivery goes to another consumer after ack_wait.
-    const keepAlive = setInterval(() => msg.working(), Math.max(250, Math.floor(ackWaitMs / 3)));
+  async #deliver(msg: JsMsg, process: (delivery: Delivery) => Promise<unknown>, active: Set<JsMsg>, unsettled: Set<() => void>): Promise<void> {
+    active.add(msg);
+    // Only trace context is read from headers; fetch those two instead of copying them all.
     const hdrs: Record<string, string> = {};
-    if (msg.headers) for (const [key, values] of msg.headers) hdrs[key.toLowerCase()] = values[0] ?? "";
+    if (msg.headers) {
+      const traceparent = msg.headers.get("traceparent");
+      const tracestate = msg.headers.get("tracestate");
+      if (traceparent) hdrs["traceparent"] = traceparent;
+      if (tracestate) hdrs["tracestate"] = tracestate;
+    }
     const delivery: Delivery = {
       body: msg.data,
       headers: hdrs,
       attempt: msg.info.deliveryCount,
       destination: msg.subject,
-      ack: async () => msg.ack(),
+      ack: async () => this.#ackSoon(msg),
       retry: async (delayMs) => msg.nak(delayMs),
       release: async () => msg.nak(),
       deadLetter: async (draft) => {
@@ -289,7 +306,7 @@ export class NatsBus implements EventBus {
     };
     // Abandoned at close (its handler ignored the abort): stop heartbeating and give it back.
     const release = () => {
-      clearInterval(keepAlive);
+      active.delete(msg);
       msg.nak();
     };
     unsettled.add(release);
@@ -300,8 +317,25 @@ export class NatsBus implements EventBus {
       this.#logger.error({ err: String(error), subject: msg.subject }, "settling a NATS delivery failed");
     } finally {
       unsettled.delete(release);
-      clearInterval(keepAlive);
+      active.delete(msg);
     }
+  }
+
+  /**
+   * Acks are fire-and-forget protocol writes; the client flushes its buffer in a microtask, so acks
+   * from handlers finishing at different moments each cost a socket write. Collecting them until
+   * the next macrotask turns a burst of acks into one write (a lost ack means a redelivery, which the
+   * inbox absorbs, exactly as without batching).
+   */
+  #ackSoon(msg: JsMsg): void {
+    if (this.#pendingAcks.length === 0) {
+      setImmediate(() => {
+        const acks = this.#pendingAcks;
+        this.#pendingAcks = [];
+        for (const m of acks) m.ack();
+      });
+    }
+    this.#pendingAcks.push(msg);
   }
 
   async #storeDeadLetter(draft: DeadLetterDraft, hdrs: Record<string, string>, streamSeq: number): Promise<void> {
@@ -353,7 +387,7 @@ export class NatsBus implements EventBus {
     if (record === undefined) throw new BusError("NotFound", `no dead letter ${id}`, false, { adapter: "nats" });
     const type = record.eventType ?? "unknown";
     const hdrs: Record<string, string> = {};
-    for (const key of ["traceparent", "tracestate", "ce-id", "ce-type"]) {
+    for (const key of ["traceparent", "tracestate"]) {
       const value = record.headers[key];
       if (value !== undefined) hdrs[key] = value;
     }

@@ -1,5 +1,5 @@
-import { encodeEvent, EventValidationError, parseEvent, type AnyEvent } from "@retrain/contracts";
-import { injectTraceHeaders, messagingSpan } from "@retrain/telemetry";
+import { encodeEvent, EventValidationError, isValidatedEvent, parseEvent, withTraceContext, type AnyEvent } from "@retrain/contracts";
+import { injectTraceHeaders, startMessagingSpan } from "@retrain/telemetry";
 import { BusError } from "./errors.js";
 import type { PublishReceipt } from "./port.js";
 
@@ -7,7 +7,7 @@ import type { PublishReceipt } from "./port.js";
 export interface OutgoingMessage {
   readonly event: AnyEvent;
   readonly body: Buffer;
-  /** `traceparent`/`tracestate` of the publish span, `ce-type`, `ce-id`. */
+  /** `traceparent`/`tracestate` of the publish span. */
   readonly headers: Record<string, string>;
 }
 
@@ -21,9 +21,9 @@ export async function publishWith(
   destination: string,
   send: (message: OutgoingMessage) => Promise<PublishReceipt>,
 ): Promise<PublishReceipt> {
-  let checked: AnyEvent;
+  let checked: AnyEvent = event;
   try {
-    checked = parseEvent(event);
+    if (!isValidatedEvent(event)) checked = parseEvent(event);
   } catch (error) {
     const field = error instanceof EventValidationError ? ` (${error.field ?? "?"})` : "";
     throw new BusError("EventInvalid", `refusing to publish an invalid ${event.type} event${field}: ${(error as Error).message}`, false, {
@@ -31,28 +31,32 @@ export async function publishWith(
       eventType: event.type,
     }, { cause: error });
   }
-  return messagingSpan(
-    {
-      operation: "publish",
-      system,
-      destination,
-      messageId: checked.id,
-      ...(checked.runid !== undefined ? { runId: checked.runid } : {}),
-    },
-    async () => {
-      const headers: Record<string, string> = { "ce-id": checked.id, "ce-type": checked.type };
-      injectTraceHeaders(headers);
-      const withTrace: AnyEvent =
-        checked.traceparent === undefined && headers["traceparent"] !== undefined
-          ? ({ ...checked, traceparent: headers["traceparent"], ...(headers["tracestate"] ? { tracestate: headers["tracestate"] } : {}) } as AnyEvent)
-          : checked;
-      let body: Buffer;
-      try {
-        body = encodeEvent(withTrace);
-      } catch (error) {
-        throw new BusError("EventInvalid", (error as Error).message, false, { eventId: checked.id, eventType: checked.type }, { cause: error });
-      }
-      return send({ event: withTrace, body, headers });
-    },
-  );
+  // The publish span is not made active: nothing nests in it, and activating costs a context scope.
+  const span = startMessagingSpan({
+    operation: "publish",
+    system,
+    destination,
+    messageId: checked.id,
+    ...(checked.runid !== undefined ? { runId: checked.runid } : {}),
+  });
+  try {
+    // Only trace context travels as headers: the id and type are in the CloudEvent itself.
+    const headers: Record<string, string> = {};
+    injectTraceHeaders(headers, span.traceContext);
+    const traceparent = headers["traceparent"];
+    const withTrace: AnyEvent =
+      checked.traceparent === undefined && traceparent !== undefined ? withTraceContext(checked, traceparent, headers["tracestate"]) : checked;
+    let body: Buffer;
+    try {
+      body = encodeEvent(withTrace);
+    } catch (error) {
+      throw new BusError("EventInvalid", (error as Error).message, false, { eventId: checked.id, eventType: checked.type }, { cause: error });
+    }
+    const receipt = await send({ event: withTrace, body, headers });
+    span.end();
+    return receipt;
+  } catch (error) {
+    span.end(error);
+    throw error;
+  }
 }

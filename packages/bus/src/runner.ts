@@ -125,7 +125,10 @@ export function createDeliveryProcessor<T extends EventType>(options: RunnerOpti
       return { kind: "ack" };
     }
     const typed = event as CloudEvent<T>;
-    const log = logger.child({ event_id: event.id, event_type: event.type, run_id: event.runid, group, attempt: delivery.attempt });
+    // A child logger costs an allocation per message; most deliveries never log, so make it on first use.
+    let childLogger: Logger | undefined;
+    const log = (): Logger =>
+      (childLogger ??= logger.child({ event_id: event.id, event_type: event.type, run_id: event.runid, group, attempt: delivery.attempt }));
     const parent = extractTraceContext({
       traceparent: delivery.headers["traceparent"] ?? event.traceparent,
       tracestate: delivery.headers["tracestate"] ?? event.tracestate,
@@ -148,37 +151,35 @@ export function createDeliveryProcessor<T extends EventType>(options: RunnerOpti
         }
         if (await inbox.seen(group, event.id)) {
           span.setAttribute("retrain.duplicate", true);
-          log.debug("duplicate event: already processed");
+          if (logger.isLevelEnabled("debug")) log().debug("duplicate event: already processed");
           return { kind: "duplicate" };
         }
-        const controller = new AbortController();
-        const onAbort = () => controller.abort(signal.reason);
-        signal.addEventListener("abort", onAbort, { once: true });
         const context: HandlerContext<T> = {
           event: typed,
           attempt: delivery.attempt,
           group,
-          signal: controller.signal,
-          logger: log,
+          // The subscription's own signal: it aborts only when close() gives up waiting.
+          signal,
+          get logger() {
+            return log();
+          },
           heartbeat: () => delivery.heartbeat(),
         };
         try {
           await handler(typed, context);
-          if (controller.signal.aborted) return { kind: "aborted" };
+          if (signal.aborted) return { kind: "aborted" };
           await inbox.record?.(group, event.id);
           return { kind: "done" };
         } catch (error) {
-          if (controller.signal.aborted) return { kind: "aborted" };
+          if (signal.aborted) return { kind: "aborted" };
           span.setError(describe(error));
           return { kind: "threw", error };
-        } finally {
-          signal.removeEventListener("abort", onAbort);
         }
       },
     );
     const settlement = settlementFor(result, delivery.attempt, policy);
-    if (settlement.kind === "retry") log.warn({ delay_ms: settlement.delayMs, err: errorOf(result) }, "handler failed; will retry");
-    if (settlement.kind === "dead-letter") log.error({ reason: settlement.reason, description: settlement.description }, "dead-lettering event");
+    if (settlement.kind === "retry") log().warn({ delay_ms: settlement.delayMs, err: errorOf(result) }, "handler failed; will retry");
+    if (settlement.kind === "dead-letter") log().error({ reason: settlement.reason, description: settlement.description }, "dead-lettering event");
     await settle(delivery, settlement, group, event.id, event.type);
     return settlement;
   };

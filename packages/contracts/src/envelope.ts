@@ -5,6 +5,22 @@ import type { EventType } from "./events.js";
 import { deterministicEventId } from "./ids.js";
 import { targetKey, type EndpointTarget } from "./values.js";
 
+// Events built by createEvent or returned by parseEvent have passed the catalog's schema; publishers
+// skip a second validation for them. The mark is a non-enumerable symbol property: it never reaches
+// JSON, and a spread copy (which may have been changed) does not inherit it. (A WeakSet did the same
+// but made the garbage collector pay for every event.)
+const VALIDATED = Symbol("retrain.validated");
+
+/** True when `event` came from {@link createEvent} or {@link parseEvent} (already checked against the catalog). */
+export function isValidatedEvent(event: object): boolean {
+  return Object.prototype.hasOwnProperty.call(event, VALIDATED);
+}
+
+function markValidated<E extends object>(event: E): E {
+  Object.defineProperty(event, VALIDATED, { value: true, enumerable: false });
+  return event;
+}
+
 /** Largest encoded event accepted anywhere (Service Bus standard tier caps messages at 256 KiB). */
 export const MAX_EVENT_BYTES = 256 * 1024;
 
@@ -84,7 +100,7 @@ export function createEvent<T extends EventType>(type: T, data: EventData<T>, op
       field: "id",
     });
   }
-  return {
+  return markValidated({
     specversion: "1.0",
     id,
     source: options.source,
@@ -96,7 +112,7 @@ export function createEvent<T extends EventType>(type: T, data: EventData<T>, op
     ...(options.tracestate !== undefined ? { tracestate: options.tracestate } : {}),
     ...(runId !== undefined ? { runid: runId } : {}),
     data: checked,
-  };
+  });
 }
 
 function describeIssues(issues: readonly z.core.$ZodIssue[], prefix: string): { field: string; lines: string[] } {
@@ -123,8 +139,33 @@ function checkData<T extends EventType>(type: T, data: unknown, eventId?: string
   return result.data as EventData<T>;
 }
 
+// One schema per event type (envelope + typed data), so a delivery is checked in a single pass.
+const typedEnvelopes = new Map<EventType, z.ZodType>();
+function typedEnvelope(type: EventType): z.ZodType {
+  let schema = typedEnvelopes.get(type);
+  if (schema === undefined) {
+    schema = CloudEventEnvelope.extend({ type: z.literal(type), data: catalog[type].schema });
+    typedEnvelopes.set(type, schema);
+  }
+  return schema;
+}
+
 /** Validates an already-decoded structured CloudEvent against the envelope and the catalog. */
 export function parseEvent(raw: unknown): AnyEvent {
+  const type = typeof raw === "object" && raw !== null && "type" in raw ? raw.type : undefined;
+  if (typeof type === "string" && isEventType(type)) {
+    const result = typedEnvelope(type).safeParse(raw);
+    if (result.success) return markValidated(result.data as AnyEvent);
+    const { field, lines } = describeIssues(result.error.issues, "");
+    const id = typeof raw === "object" && raw !== null && "id" in raw && typeof raw.id === "string" ? raw.id : undefined;
+    const where = field.startsWith("data") ? type : "CloudEvent envelope";
+    throw new EventValidationError("SchemaInvalid", `${where}: ${lines[0] ?? "invalid"}`, {
+      field,
+      eventType: type,
+      issues: lines,
+      ...(id !== undefined ? { eventId: id } : {}),
+    });
+  }
   const envelope = CloudEventEnvelope.safeParse(raw);
   if (!envelope.success) {
     const { field, lines } = describeIssues(envelope.error.issues, "");
@@ -135,12 +176,12 @@ export function parseEvent(raw: unknown): AnyEvent {
       ...(id !== undefined ? { eventId: id } : {}),
     });
   }
-  const { type, id } = envelope.data;
-  if (!isEventType(type)) {
-    throw new EventValidationError("UnknownEventType", `unknown event type "${type}"`, { field: "type", eventId: id, eventType: type });
-  }
-  const data = checkData(type, envelope.data.data, id);
-  return { ...envelope.data, type, data } as AnyEvent;
+  const { id } = envelope.data;
+  throw new EventValidationError("UnknownEventType", `unknown event type "${envelope.data.type}"`, {
+    field: "type",
+    eventId: id,
+    eventType: envelope.data.type,
+  });
 }
 
 /** Decodes a structured-mode JSON CloudEvent from bytes and validates it. */
@@ -156,6 +197,13 @@ export function decodeEvent(bytes: Uint8Array | string): AnyEvent {
     throw new EventValidationError("MalformedJson", `event is not valid JSON: ${(error as Error).message}`, {}, { cause: error });
   }
   return parseEvent(raw);
+}
+
+/** Returns `event` with W3C trace context added (still validated: trace fields are checked here). */
+export function withTraceContext<E extends CloudEvent>(event: E, traceparent: string, tracestate?: string): E {
+  if (!TRACEPARENT.test(traceparent)) return event;
+  const next = { ...event, traceparent, ...(tracestate ? { tracestate } : {}) };
+  return isValidatedEvent(event) ? markValidated(next) : next;
 }
 
 /** Encodes an event as structured-mode JSON bytes, refusing one over {@link MAX_EVENT_BYTES}. */

@@ -39,6 +39,8 @@ export {
   parseEvent,
   decodeEvent,
   encodeEvent,
+  isValidatedEvent,
+  withTraceContext,
 } from "./envelope.js";
 export type { CloudEvent, AnyEvent, CreateEventOptions } from "./envelope.js";
 export { EventValidationError } from "./errors.js";

@@ -1,0 +1,105 @@
+// pnpm bench:bus — our bus runner on NATS JetStream vs raw @nats-io/jetstream, in the same run, on a
+// nats-server of its own. Both sides move the same bytes (encoded TrainingFailed events, ~480 B):
+// a publisher with a window of in-flight publishes and a durable pull consumer with explicit acks,
+// running at the same time. Ours adds what production has: schema validation on publish and consume,
+// the inbox (dedupe by event id), and tracing with a registered SDK (spans recorded, not exported).
+// Throughput = messages / (first publish → last message handled).
+import { performance } from "node:perf_hooks";
+import { connect } from "@nats-io/transport-node";
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, StorageType } from "@nats-io/jetstream";
+import { connectNatsBus } from "@retrain/bus";
+import { createEvent, encodeEvent, EventTypes, exampleData, ulid } from "@retrain/contracts";
+import { setupTelemetry, silentLogger } from "@retrain/telemetry";
+import { startNatsServer, uniqueName } from "@retrain/testing";
+
+const N = Number(process.env.BENCH_MESSAGES ?? 50_000);
+const WINDOW = Number(process.env.BENCH_WINDOW ?? 512);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
+const T = EventTypes.TrainingFailed;
+
+function events(n) {
+  const base = exampleData(T);
+  return Array.from({ length: n }, (_, i) => createEvent(T, { ...base, runId: ulid(), reason: `bench ${i}` }, { source: "/retrain/bench" }));
+}
+
+/** Runs `publishOne` for every item with at most `window` in flight. */
+async function windowed(items, window, publishOne) {
+  let next = 0;
+  const workers = Array.from({ length: window }, async () => {
+    while (next < items.length) {
+      const item = items[next++];
+      await publishOne(item);
+    }
+  });
+  await Promise.all(workers);
+}
+
+async function baseline(url, payloads) {
+  const nc = await connect({ servers: url });
+  const jsm = await jetstreamManager(nc);
+  const js = jetstream(nc);
+  const name = uniqueName("raw").toUpperCase().replace(/-/g, "_");
+  await jsm.streams.add({ name, subjects: [`${name}.>`], storage: StorageType.File });
+  await jsm.consumers.add(name, { durable_name: "raw", ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, filter_subject: `${name}.e` });
+  const consumer = await js.consumers.get(name, "raw");
+  const messages = await consumer.consume({ max_messages: CONCURRENCY });
+  const start = performance.now();
+  const consumed = (async () => {
+    let n = 0;
+    for await (const m of messages) {
+      m.ack();
+      if (++n === payloads.length) break;
+    }
+  })();
+  await windowed(payloads, WINDOW, (p) => js.publish(`${name}.e`, p.body, { msgID: p.id }));
+  await consumed;
+  const seconds = (performance.now() - start) / 1000;
+  await nc.flush();
+  await jsm.streams.delete(name);
+  await nc.close();
+  return payloads.length / seconds;
+}
+
+async function ours(url, evts) {
+  const prefix = uniqueName("bench");
+  const bus = await connectNatsBus({ servers: url, prefix, logger: silentLogger() });
+  let handled = 0;
+  let done;
+  const finished = new Promise((resolve) => (done = resolve));
+  await bus.subscribe({
+    group: "bench",
+    types: [T],
+    concurrency: CONCURRENCY,
+    handler: async () => {
+      if (++handled === evts.length) done();
+    },
+  });
+  const start = performance.now();
+  await windowed(evts, WINDOW, (e) => bus.publish(e));
+  await finished;
+  const seconds = (performance.now() - start) / 1000;
+  await bus.destroy();
+  await bus.close({ graceMs: 1000 });
+  return evts.length / seconds;
+}
+
+const telemetry = setupTelemetry({ serviceName: "bench-bus", exporter: "none", env: process.env.BENCH_TRACING === "off" ? { OTEL_SDK_DISABLED: "true" } : {} });
+const server = await startNatsServer();
+try {
+  const evts = events(N);
+  const payloads = evts.map((e) => ({ id: e.id, body: encodeEvent(e) }));
+  console.log(`bench bus: ${N} events of ~${payloads[0].body.length} B, publish window ${WINDOW}, consumer concurrency ${CONCURRENCY}, nats-server ${server.url}`);
+  // Warm both paths (JIT, connections) so neither pays start-up in the measured run.
+  // BENCH_ONLY=ours|baseline runs one side (for profiling); the JSON line needs both.
+  const only = process.env.BENCH_ONLY;
+  if (only !== "ours") await baseline(server.url, payloads.slice(0, 2000));
+  if (only !== "baseline") await ours(server.url, events(2000));
+  const baselineRate = only === "ours" ? NaN : await baseline(server.url, payloads);
+  const ourRate = only === "baseline" ? NaN : await ours(server.url, evts);
+  console.log(`raw @nats-io/jetstream: ${Math.round(baselineRate)} msgs/s`);
+  console.log(`retrain bus (validate + inbox + tracing): ${Math.round(ourRate)} msgs/s`);
+  console.log(JSON.stringify({ bench: "bus", ours_msgs_per_s: Math.round(ourRate), baseline_msgs_per_s: Math.round(baselineRate), ratio: Number((ourRate / baselineRate).toFixed(3)) }));
+} finally {
+  await server.stop();
+  await telemetry.shutdown();
+}

@@ -1,0 +1,32 @@
+// @retrain/telemetry: the only door to OpenTelemetry and logging. No OTel or pino type crosses it.
+export { setupTelemetry } from "./setup.js";
+export type {
+  FinishedAttributeValue,
+  FinishedSpan,
+  FinishedSpanEvent,
+  Telemetry,
+  TelemetryExporter,
+  TelemetryMode,
+  TelemetryOptions,
+} from "./setup.js";
+export { messagingSpan, startMessagingSpan, startSpan, withSpan } from "./spans.js";
+export type {
+  MessagingOperation,
+  MessagingSpanOptions,
+  SpanAttributes,
+  SpanAttributeValue,
+  SpanHandle,
+  SpanKindName,
+  SpanOptions,
+  StartedSpan,
+} from "./spans.js";
+export {
+  activeTraceContext,
+  currentTraceIds,
+  extractTraceContext,
+  injectTraceHeaders,
+  runWithTraceContext,
+} from "./trace-context.js";
+export type { TraceContext, TraceIds } from "./trace-context.js";
+export { LOG_LEVELS, REDACTED, createLogger, silentLogger } from "./logger.js";
+export type { CreateLoggerOptions, LogDestination, LogFn, LogLevel, Logger } from "./logger.js";

@@ -6,7 +6,7 @@ import { InFlight } from "./in-flight.js";
 import { MemoryInbox } from "./inbox.js";
 import type { DeadLetter, EventBus, ListDeadLettersOptions, PublishOptions, PublishReceipt, SubscribeOptions, Subscription } from "./port.js";
 import { publishWith } from "./publishing.js";
-import { createDeliveryProcessor, payloadBytes, payloadText, resolvePolicy, type Delivery } from "./runner.js";
+import { createDeliveryProcessor, deadLetterFromDraft, payloadBytes, resolvePolicy, type Delivery } from "./runner.js";
 
 /** Options for {@link MemoryBus}. */
 export interface MemoryBusOptions {
@@ -210,17 +210,7 @@ export class MemoryBus implements EventBus {
       deadLetter: (draft) =>
         once(() => {
           const id = randomUUID();
-          this.#deadLetters.set(id, {
-            id,
-            group: draft.group,
-            reason: draft.reason,
-            description: draft.description,
-            attempts: draft.attempts,
-            ...(draft.eventId !== undefined ? { eventId: draft.eventId } : {}),
-            ...(draft.eventType !== undefined ? { eventType: draft.eventType } : {}),
-            ...payloadText(draft.body),
-            deadLetteredAt: new Date().toISOString(),
-          });
+          this.#deadLetters.set(id, { id, ...deadLetterFromDraft(draft) });
         })(),
       heartbeat: () => undefined,
     };

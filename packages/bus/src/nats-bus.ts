@@ -16,9 +16,9 @@ import type { Logger } from "@retrain/telemetry";
 import { BusError, type BusErrorCode } from "./errors.js";
 import { InFlight } from "./in-flight.js";
 import { MemoryInbox } from "./inbox.js";
-import type { DeadLetter, DeadLetterReason, EventBus, ListDeadLettersOptions, PublishOptions, PublishReceipt, SubscribeOptions, Subscription } from "./port.js";
+import type { DeadLetter, EventBus, ListDeadLettersOptions, PublishOptions, PublishReceipt, SubscribeOptions, Subscription } from "./port.js";
 import { publishWith } from "./publishing.js";
-import { createDeliveryProcessor, payloadBytes, payloadText, resolvePolicy, type DeadLetterDraft, type Delivery } from "./runner.js";
+import { createDeliveryProcessor, deadLetterFromDraft, payloadBytes, resolvePolicy, type DeadLetterDraft, type Delivery } from "./runner.js";
 
 /** Options for {@link connectNatsBus}. */
 export interface NatsBusOptions {
@@ -42,18 +42,8 @@ export interface NatsBusOptions {
 
 const GROUP_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 
-interface DeadLetterRecord {
-  group: string;
-  reason: DeadLetterReason;
-  description: string;
-  attempts: number;
-  eventId?: string;
-  eventType?: string;
-  payload: string;
-  payloadEncoding: "utf8" | "base64";
-  headers: Record<string, string>;
-  deadLetteredAt: string;
-}
+/** A dead letter as stored in the DLQ stream: the entry plus the trace headers of the original. */
+type DeadLetterRecord = Omit<DeadLetter, "id"> & { headers: Record<string, string> };
 
 /**
  * Connects to NATS and makes sure the deployment's streams exist: one stream for events
@@ -339,17 +329,7 @@ export class NatsBus implements EventBus {
   }
 
   async #storeDeadLetter(draft: DeadLetterDraft, hdrs: Record<string, string>, streamSeq: number): Promise<void> {
-    const record: DeadLetterRecord = {
-      group: draft.group,
-      reason: draft.reason,
-      description: draft.description,
-      attempts: draft.attempts,
-      ...(draft.eventId !== undefined ? { eventId: draft.eventId } : {}),
-      ...(draft.eventType !== undefined ? { eventType: draft.eventType } : {}),
-      ...payloadText(draft.body),
-      headers: hdrs,
-      deadLetteredAt: new Date().toISOString(),
-    };
+    const record: DeadLetterRecord = { ...deadLetterFromDraft(draft), headers: hdrs };
     // Msg id from the original's stream sequence: a crash between this publish and the term
     // redelivers, and the second dead-lettering is deduped by the broker.
     await this.#send(`${this.#prefix}_dlq.${draft.group}`, Buffer.from(JSON.stringify(record)), {}, `dlq-${draft.group}-${streamSeq}`);
@@ -429,16 +409,6 @@ export class NatsBus implements EventBus {
 }
 
 function toDeadLetter(id: string, record: DeadLetterRecord): DeadLetter {
-  return {
-    id,
-    group: record.group,
-    reason: record.reason,
-    description: record.description,
-    attempts: record.attempts,
-    ...(record.eventId !== undefined ? { eventId: record.eventId } : {}),
-    ...(record.eventType !== undefined ? { eventType: record.eventType } : {}),
-    payload: record.payload,
-    payloadEncoding: record.payloadEncoding,
-    deadLetteredAt: record.deadLetteredAt,
-  };
+  const { headers: _headers, ...entry } = record;
+  return { id, ...entry };
 }

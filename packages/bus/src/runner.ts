@@ -2,7 +2,7 @@ import { decodeEvent, EventValidationError, type AnyEvent, type CloudEvent, type
 import { extractTraceContext, messagingSpan, type Logger } from "@retrain/telemetry";
 import { NonRetryableError } from "./errors.js";
 import type { Inbox } from "./inbox.js";
-import type { DeadLetterReason, EventHandler, HandlerContext } from "./port.js";
+import type { DeadLetter, DeadLetterReason, EventHandler, HandlerContext } from "./port.js";
 
 /** A dead letter as the runner hands it to an adapter to store. */
 export interface DeadLetterDraft {
@@ -213,6 +213,20 @@ async function settle(delivery: Delivery, settlement: Settlement, group: string,
 /** Resolved subscription settings with the documented defaults applied. */
 export function resolvePolicy(options: { maxAttempts?: number; backoffMs?: readonly number[] }): RetryPolicy {
   return { maxAttempts: options.maxAttempts ?? 5, backoffMs: options.backoffMs ?? [200, 1000, 5000] };
+}
+
+/** The stored form of a dead letter (without its id, which each adapter's store assigns). */
+export function deadLetterFromDraft(draft: DeadLetterDraft): Omit<DeadLetter, "id"> {
+  return {
+    group: draft.group,
+    reason: draft.reason,
+    description: draft.description,
+    attempts: draft.attempts,
+    ...(draft.eventId !== undefined ? { eventId: draft.eventId } : {}),
+    ...(draft.eventType !== undefined ? { eventType: draft.eventType } : {}),
+    ...payloadText(draft.body),
+    deadLetteredAt: new Date().toISOString(),
+  };
 }
 
 /** Encodes dead-letter payload bytes for storage: text when it is valid UTF-8, else base64. */

@@ -1,4 +1,4 @@
-import type { Span } from "@opentelemetry/api";
+import type { Context, Span } from "@opentelemetry/api";
 import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import type { TraceContext } from "./trace-context.js";
 import { activeOtelContext, runInOtelContext, unwrapContext, wrapContext } from "./trace-context.js";
@@ -90,15 +90,7 @@ export async function withSpan<T>(
   options: SpanOptions,
   fn: (span: SpanHandle) => Promise<T> | T,
 ): Promise<T> {
-  // Looked up per call, not cached: a later setupTelemetry replaces the global provider.
-  const tracer = trace.getTracer(TRACER_NAME);
-  const parent = options.parent === undefined ? activeOtelContext() : unwrapContext(options.parent);
-  const span = tracer.startSpan(
-    name,
-    { kind: kinds[options.kind ?? "internal"], ...(options.attributes && { attributes: options.attributes }) },
-    parent,
-  );
-  const spanContext = trace.setSpan(parent, span);
+  const { span, spanContext } = openSpan(name, options);
   try {
     return await runInOtelContext(spanContext, () => fn(new Handle(span, wrapContext(spanContext))));
   } catch (error) {
@@ -121,6 +113,18 @@ export interface StartedSpan extends SpanHandle {
  * AsyncLocalStorage scope per call; {@link withSpan} is the choice whenever other work nests inside.
  */
 export function startSpan(name: string, options: SpanOptions): StartedSpan {
+  const { span, spanContext } = openSpan(name, options);
+  const handle = new Handle(span, wrapContext(spanContext));
+  return Object.assign(handle, {
+    end(error?: unknown) {
+      if (error !== undefined) recordFailure(span, error);
+      span.end();
+    },
+  });
+}
+
+function openSpan(name: string, options: SpanOptions): { span: Span; spanContext: Context } {
+  // Looked up per call, not cached: a later setupTelemetry replaces the global provider.
   const tracer = trace.getTracer(TRACER_NAME);
   const parent = options.parent === undefined ? activeOtelContext() : unwrapContext(options.parent);
   const span = tracer.startSpan(
@@ -128,13 +132,7 @@ export function startSpan(name: string, options: SpanOptions): StartedSpan {
     { kind: kinds[options.kind ?? "internal"], ...(options.attributes && { attributes: options.attributes }) },
     parent,
   );
-  const handle = new Handle(span, wrapContext(trace.setSpan(parent, span)));
-  return Object.assign(handle, {
-    end(error?: unknown) {
-      if (error !== undefined) recordFailure(span, error);
-      span.end();
-    },
-  });
+  return { span, spanContext: trace.setSpan(parent, span) };
 }
 
 /** Starts a messaging span (named and attributed as {@link messagingSpan}) without activating it. */

@@ -39,10 +39,10 @@ describe("AzureBlobStore", () => {
     expect(await response.text()).toBe("a,b\n");
   });
 
-  it("reports a missing container as Unavailable unless asked to create it", async () => {
+  it("reports a missing container as ContainerNotFound unless asked to create it", async () => {
     const store = new AzureBlobStore({ connectionString: azurite.connectionString, container: uniqueName("absent") });
-    await expect(store.put("x", "y")).rejects.toMatchObject({ name: "BlobError", code: "Unavailable" });
-    await expect(store.head("x")).rejects.toMatchObject({ code: "Unavailable" });
+    await expect(store.put("x", "y")).rejects.toMatchObject({ name: "BlobError", code: "ContainerNotFound" });
+    await expect(store.head("x")).rejects.toMatchObject({ code: "ContainerNotFound" });
   });
 
   it("accepts a ready-made ContainerClient", async () => {

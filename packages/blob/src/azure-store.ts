@@ -394,7 +394,7 @@ function translate(name: string, error: unknown, signal: AbortSignal | undefined
   // HEAD responses have no body, so the service's error code only arrives in a header (details.errorCode).
   const code = error.code ?? errorCodeHeader(error) ?? "";
   if (code === "ContainerNotFound") {
-    return new BlobError("Unavailable", name, `container does not exist (create it, or pass createContainer: true)`, { cause: error });
+    return new BlobError("ContainerNotFound", name, `container does not exist (create it, or pass createContainer: true)`, { cause: error });
   }
   if (status === 412 || code === "ConditionNotMet" || code === "BlobAlreadyExists" || (status === 409 && operation === "put")) {
     return new BlobConflictError(name, `blob "${name}" changed or already exists (${code || status})`, { cause: error });

@@ -7,7 +7,7 @@
  * - `Unavailable`: the backing store could not be reached or refused the request.
  * - `UrlInvalid`: a read URL could not be minted (missing secret/base URL, bad expiry).
  */
-export type BlobErrorCode = "NotFound" | "Conflict" | "InvalidName" | "Unavailable" | "UrlInvalid";
+export type BlobErrorCode = "NotFound" | "ContainerNotFound" | "Conflict" | "InvalidName" | "Unavailable" | "UrlInvalid";
 
 /** The one error type every BlobStore operation throws (besides an abort reason); `code` says why. */
 export class BlobError extends Error {

@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import {
+  BatchJobQueued,
   DataArrived,
   EndpointUpdated,
   EventTypes,
@@ -97,6 +98,13 @@ export const catalog = {
     ["classic-promoter", "new-promoter"],
     ["registry"],
     true,
+  ),
+  [EventTypes.BatchJobQueued]: entry(
+    "BatchJobQueued",
+    BatchJobQueued,
+    "A Batch Execution Service job was started (over the BES API or for a run) and waits for a worker of its host. An internal command: only the owning service consumes it.",
+    ["trainer", "scoring"],
+    ["trainer", "scoring"],
   ),
 } as const;
 

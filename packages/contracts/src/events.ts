@@ -11,6 +11,7 @@ export const EventTypes = {
   ModelAwaitingApproval: "retrain.model.awaiting-approval.v1",
   EndpointUpdated: "retrain.endpoint.updated.v1",
   PromotionFailed: "retrain.promotion.failed.v1",
+  BatchJobQueued: "retrain.batch-job.queued.v1",
 } as const;
 /** One of the catalog's event type names. */
 export type EventType = (typeof EventTypes)[keyof typeof EventTypes];
@@ -145,3 +146,19 @@ export const PromotionFailed = z.object({
   reason: z.string(),
 });
 export type PromotionFailed = z.infer<typeof PromotionFailed>;
+
+/**
+ * A command, not a fact of a run: a Batch Execution Service job was started and waits for a worker.
+ * Replicas of the owning service consume it as competing consumers, so a crashed replica's job is
+ * redelivered to another. Only the owner (`host`) subscribes to it.
+ */
+export const BatchJobQueued = z.object({
+  jobId: z.string().min(1).max(64),
+  /** The service that owns and runs the job. */
+  host: z.enum(["trainer", "scoring"]),
+  workspace: z.string().min(1).max(128),
+  service: z.string().min(1).max(128),
+  /** Set when the job belongs to a run (started by DataArrived). */
+  runId: z.string().min(1).max(64).optional(),
+});
+export type BatchJobQueued = z.infer<typeof BatchJobQueued>;

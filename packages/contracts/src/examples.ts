@@ -101,6 +101,13 @@ export const examples: Record<(typeof EventTypes)[keyof typeof EventTypes], unkn
     kind: "promotion",
     updatedAt: "2026-11-28T20:15:03.412Z",
   },
+  [EventTypes.BatchJobQueued]: {
+    jobId: "3f1c0b2a9e8d4c7b9a1e5d2c4b6a8f01",
+    host: "trainer",
+    workspace: "ws-contoso",
+    service: "bike-rental-training",
+    runId: run.runId,
+  },
   [EventTypes.PromotionFailed]: {
     ...run,
     target,

@@ -28,6 +28,7 @@ export {
   ServedModel,
   EndpointUpdated,
   PromotionFailed,
+  BatchJobQueued,
 } from "./events.js";
 export type { EventType } from "./events.js";
 export { catalog, eventTypes, isEventType, exampleData } from "./catalog.js";

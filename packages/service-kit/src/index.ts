@@ -26,3 +26,5 @@ export { startHttpServer } from "./http-server.js";
 export type { HttpHandler, RunningServer, StartHttpServerOptions } from "./http-server.js";
 export { createShutdown } from "./shutdown.js";
 export type { CreateShutdownOptions, Shutdown, ShutdownPhase, ShutdownStep } from "./shutdown.js";
+export { assertAdmin, assertWorkspaceAccess } from "./principal.js";
+export type { Principal } from "./principal.js";

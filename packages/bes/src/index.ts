@@ -1,0 +1,16 @@
+export { AzureBlobDataReference, BatchExecutionRequest, BES_STATUS_CODES, isTerminalStatus } from "./wire.js";
+export type { BesStatusCode, BatchExecutionStatus } from "./wire.js";
+export { besError, notFound } from "./errors.js";
+export type { BesErrorCode } from "./errors.js";
+export { JobDocument, JobResult, parseJob } from "./job.js";
+export { JobStore } from "./job-store.js";
+export { JobService, jobIdForRun, resolveRequest } from "./job-service.js";
+export type { JobServiceOptions, RunJobOptions } from "./job-service.js";
+export { runQueuedJob } from "./job-runner.js";
+export type { RunQueuedJobOptions } from "./job-runner.js";
+export { JobFailure } from "./executor.js";
+export type { BatchServiceSpec, JobContext, JobExecutor, JobOutcome } from "./executor.js";
+export { locationFromReference, locationFromUri, openLocation, writeLocation, resultReference } from "./locations.js";
+export type { DataLocation, LocationDeps, ResultReference } from "./locations.js";
+export { registerBesRoutes } from "./routes.js";
+export type { BesRoutesOptions } from "./routes.js";

@@ -79,9 +79,29 @@ export class JobService {
   }
 
   /** Validates a submit request and records the job (`NotStarted`). Returns the job id. */
-  async submit(workspace: string, service: string, request: BatchExecutionRequest, run?: RunJobOptions): Promise<string> {
+  async submit(workspace: string, service: string, request: BatchExecutionRequest): Promise<string> {
     const spec = await this.#spec(workspace, service);
-    const { inputs, outputs, globalParameters } = resolveRequest(spec, request);
+    const resolved = resolveRequest(spec, request);
+    return this.#create(workspace, service, spec, resolved);
+  }
+
+  /**
+   * Records the job of a run (the event path): its input is a blob of the own store, its id is
+   * derived from the run, so a redelivered DataArrived finds the job it already made.
+   */
+  async submitForRun(workspace: string, service: string, inputs: Record<string, DataLocation>, run: RunJobOptions): Promise<string> {
+    const spec = await this.#spec(workspace, service);
+    return this.#create(workspace, service, spec, { inputs, outputs: {}, globalParameters: {} }, run);
+  }
+
+  async #create(
+    workspace: string,
+    service: string,
+    spec: BatchServiceSpec,
+    resolved: { inputs: Record<string, DataLocation>; outputs: Record<string, DataLocation>; globalParameters: Record<string, string> },
+    run?: RunJobOptions,
+  ): Promise<string> {
+    const { inputs, outputs, globalParameters } = resolved;
     for (const [name, location] of Object.entries(inputs)) {
       if (!(await locationExists(location, this.#locations))) {
         throw besError("BlobNotFound", `The blob of input '${name}' was not found.`, name);

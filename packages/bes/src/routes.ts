@@ -5,7 +5,12 @@ import { BatchExecutionRequest } from "./wire.js";
 
 /** Options for {@link registerBesRoutes}. */
 export interface BesRoutesOptions {
-  readonly jobs: JobService;
+  /**
+   * The BES hosts served here. One process usually has one (the trainer's training web services, or
+   * the scoring host's endpoints); the embedded default serves both on one port, and a request goes
+   * to the host that knows the service named in its path.
+   */
+  readonly jobs: JobService | readonly JobService[];
   readonly verifyKey: ApiKeyVerifier<Principal>;
 }
 
@@ -36,11 +41,18 @@ function scope(req: Request, res: Response): { workspace: string; service: strin
  * submit, start, status, cancel, list, swagger. Every route needs `Authorization: Bearer <key>`.
  */
 export function registerBesRoutes(router: Router, options: BesRoutesOptions): void {
-  const { jobs } = options;
+  const hosts: readonly JobService[] = Array.isArray(options.jobs) ? options.jobs : [options.jobs as JobService];
   const auth = requireApiKey(options.verifyKey);
+  const hostOf = async (workspace: string, service: string): Promise<JobService> => {
+    for (const host of hosts) if ((await host.executor.describe(workspace, service)) !== undefined) return host;
+    throw new HttpError(404, "NotFound", `Web service '${service}' was not found in workspace '${workspace}'.`, {
+      details: [{ code: "WebServiceNotFound", message: `Web service '${service}' was not found.` }],
+    });
+  };
 
   router.post(`${BASE}/jobs`, auth, async (req, res) => {
     const { workspace, service } = scope(req, res);
+    const jobs = await hostOf(workspace, service);
     const request = BatchExecutionRequest.parse(req.body ?? {});
     const id = await jobs.submit(workspace, service, request);
     res.status(200).json(id);
@@ -48,24 +60,28 @@ export function registerBesRoutes(router: Router, options: BesRoutesOptions): vo
 
   router.post(`${BASE}/jobs/:job/start`, auth, async (req, res) => {
     const { workspace, service } = scope(req, res);
+    const jobs = await hostOf(workspace, service);
     await jobs.start(workspace, service, param(req, "job"));
     res.status(204).end();
   });
 
   router.get(`${BASE}/jobs/:job`, auth, async (req, res) => {
     const { workspace, service } = scope(req, res);
+    const jobs = await hostOf(workspace, service);
     const job = await jobs.get(workspace, service, param(req, "job"));
     res.status(200).json(await jobs.status(job));
   });
 
   router.delete(`${BASE}/jobs/:job`, auth, async (req, res) => {
     const { workspace, service } = scope(req, res);
+    const jobs = await hostOf(workspace, service);
     await jobs.cancel(workspace, service, param(req, "job"));
     res.status(204).end();
   });
 
   router.get(`${BASE}/jobs`, auth, async (req, res) => {
     const { workspace, service } = scope(req, res);
+    const jobs = await hostOf(workspace, service);
     const list = await jobs.jobs.list(workspace, service);
     const out = [];
     for (const job of list) out.push({ Id: job.id, CreatedAt: job.createdAt, ...(await jobs.status(job)) });
@@ -74,7 +90,7 @@ export function registerBesRoutes(router: Router, options: BesRoutesOptions): vo
 
   router.get(`${BASE}/swagger.json`, auth, async (req, res) => {
     const { workspace, service } = scope(req, res);
-    const spec = await jobs.executor.describe(workspace, service);
+    const spec = await (await hostOf(workspace, service)).executor.describe(workspace, service);
     if (spec === undefined) throw new HttpError(404, "NotFound", `Web service '${service}' was not found.`);
     res.status(200).json(besSwagger(workspace, service, spec));
   });

@@ -1,5 +1,6 @@
 import { DatasetError } from "./errors.js";
 import type { DataColumn } from "./frame.js";
+import { LevelTable } from "./level-table.js";
 import { TEXT_KEPT, numberText } from "./parse-number.js";
 
 // Column storage for the streaming reader. Values go into blocks of rows (the same block size for
@@ -16,6 +17,8 @@ import { TEXT_KEPT, numberText } from "./parse-number.js";
 // verbatim in a sparse row → text map.
 
 const MAX_BLOCK_ROWS = 65536;
+// Hot loops use module-level aliases: global lookups are slow inside VM contexts such as jest's.
+const isMissingNumber = Number.isNaN;
 
 /** Rows of the first block: small, so that a wide file costs little before its length is known. */
 export function firstBlockRows(columns: number): number {
@@ -27,22 +30,28 @@ export function nextBlockRows(previous: number): number {
   return Math.min(MAX_BLOCK_ROWS, previous * 2);
 }
 
-const NUMERIC = 0;
+/** {@link ColumnBuilder.kind} of a column still numeric. */
+export const NUMERIC = 0;
 const CATEGORICAL = 1;
 const NO_CODE = -1;
 
 /** One column under construction (numeric until proven otherwise). */
 export class ColumnBuilder {
+  /** NUMERIC or CATEGORICAL: a small integer, compared in the reader's hot loop. */
   kind: number;
+  /** Numeric values: the current block (written at the reader's slot) and the full blocks before it. */
   num: Float64Array;
   readonly numBlocks: Float64Array[] = [];
+  /** Categorical codes, blocked the same way. */
   cat: Int32Array;
   readonly catBlocks: Int32Array[] = [];
-  readonly levels: string[] = [];
-  readonly levelIndex = new Map<string, number>();
+  readonly levelTable = new LevelTable();
+  /** The text code every numeric value so far shares (NO_CODE before the first one). */
   textCode = NO_CODE;
+  /** Per-row text codes, blocked like `num`; allocated only once two codes differ. */
   codes: Uint8Array | null = null;
   readonly codeBlocks: Uint8Array[] = [];
+  /** Verbatim texts (row → text) of numbers no code can rebuild. */
   kept: Map<number, string> | null = null;
 
   constructor(
@@ -53,10 +62,6 @@ export class ColumnBuilder {
     this.kind = categorical ? CATEGORICAL : NUMERIC;
     this.num = categorical ? new Float64Array(0) : new Float64Array(blockRows);
     this.cat = categorical ? new Int32Array(blockRows) : new Int32Array(0);
-  }
-
-  get isNumeric(): boolean {
-    return this.kind === NUMERIC;
   }
 
   /** Records how the numeric value at (`row`, `slot`) can be rebuilt as text. */
@@ -81,17 +86,6 @@ export class ColumnBuilder {
     const codes = new Uint8Array(this.num.length).fill(this.textCode);
     this.codes = codes;
     return codes;
-  }
-
-  /** The level code of `text`, adding it as a new level when first seen. */
-  intern(text: string): number {
-    let code = this.levelIndex.get(text);
-    if (code === undefined) {
-      code = this.levels.length;
-      this.levels.push(text);
-      this.levelIndex.set(text, code);
-    }
-    return code;
   }
 
   /**
@@ -131,13 +125,13 @@ export class ColumnBuilder {
       for (let k = 0; k < values.length; k++, row++) {
         if (row >= rows) break;
         const value = values[k] as number;
-        if (Number.isNaN(value)) {
+        if (isMissingNumber(value)) {
           out[k] = -1;
           continue;
         }
         const code = codes === null ? this.textCode : (codes[k] as number);
         const text = code === TEXT_KEPT ? (this.kept?.get(row) ?? String(value)) : numberText(value, code);
-        out[k] = this.intern(text);
+        out[k] = this.levelTable.internText(text);
       }
       if (b < blocks.length - 1) this.catBlocks.push(out);
       else this.cat = out;
@@ -160,7 +154,7 @@ export class ColumnBuilder {
       name: this.name,
       kind: "categorical",
       codes: this.catBlocks.length === 0 ? trim(this.cat, rows) : concat(new Int32Array(rows), this.catBlocks, this.cat),
-      levels: this.levels,
+      levels: this.levelTable.levels,
     };
   }
 }

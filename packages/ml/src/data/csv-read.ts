@@ -1,6 +1,6 @@
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
-import { ColumnBuilder, firstBlockRows, nextBlockRows } from "./column-builder.js";
+import { ColumnBuilder, NUMERIC, firstBlockRows, nextBlockRows } from "./column-builder.js";
 import { DatasetError, type DatasetErrorCode } from "./errors.js";
 import { trustedFrame, type DataFrame } from "./frame.js";
 import { TEXT_KEPT, TEXT_STRING, TEXT_VERIFY, parseDecimalBytes, parseNumberText, scanDecimal, type ParsedNumber } from "./parse-number.js";
@@ -75,7 +75,9 @@ export function resolveCsvReadOptions(options: CsvReadOptions = {}): ResolvedCsv
 /**
  * Reads an RFC 4180 CSV with a header row into typed column arrays, chunk by chunk, from a stream,
  * a byte array or a file path. Columns whose every non-missing value is a finite number are numeric;
- * the others categorical (levels in order of first appearance). Fails with a {@link DatasetError}.
+ * the others categorical (levels in order of first appearance, with their exact source texts).
+ * Fails with a {@link DatasetError} whose `line` is the physical line where the offending record
+ * starts (line breaks inside quoted fields counted) and `column` the 1-based field.
  */
 export async function readCsv(source: NodeJS.ReadableStream | Uint8Array | string, options: CsvReadOptions = {}): Promise<DataFrame> {
   const resolved = resolveCsvReadOptions(options);
@@ -88,14 +90,21 @@ export async function readCsv(source: NodeJS.ReadableStream | Uint8Array | strin
     await feed(parser, createReadStream(source, { highWaterMark: resolved.chunkBytes }), signal);
     return parser.end();
   }
-  if (source instanceof Uint8Array) {
-    if (source.length > resolved.maxBytes) throw tooLarge(source.length, resolved.maxBytes);
-    const parser = new CsvParser(resolved, source.length);
-    parser.push(source);
-    return parser.end();
-  }
+  if (source instanceof Uint8Array) return readCsvBytes(source, options);
   const parser = new CsvParser(resolved);
   await feed(parser, source, signal);
+  return parser.end();
+}
+
+/**
+ * {@link readCsv} for bytes already in memory, synchronously (small tables: metrics files, tests).
+ * `abortSignal` and `chunkBytes` do not apply.
+ */
+export function readCsvBytes(bytes: Uint8Array, options: CsvReadOptions = {}): DataFrame {
+  const resolved = resolveCsvReadOptions(options);
+  if (bytes.length > resolved.maxBytes) throw tooLarge(bytes.length, resolved.maxBytes);
+  const parser = new CsvParser(resolved, bytes.length);
+  parser.push(bytes);
   return parser.end();
 }
 
@@ -117,6 +126,7 @@ const CR = 0x0d;
 const QUOTE = 0x22;
 const BOM = [0xef, 0xbb, 0xbf] as const;
 const EMPTY = Buffer.alloc(0);
+const NAN = Number.NaN; // module-level: global lookups are slow in VM contexts (jest)
 
 // Where the parser stands at a chunk boundary.
 const START = 0; // at the start of a field (nothing of it read yet)
@@ -166,7 +176,8 @@ class CsvParser {
   private bomPending: Buffer | null = EMPTY;
   private inHeader = true;
   private readonly names: string[] = [];
-  private builders: ColumnBuilder[] = [];
+  /** Filled in place when the header ends (the scan loop holds on to this array). */
+  private readonly builders: ColumnBuilder[] = [];
   private ncols = 0;
   /** Rows the current block holds, and whether it is still the first one. */
   private blockRows = 0;
@@ -282,6 +293,9 @@ class CsvParser {
     const n = buf.length;
     const special = this.special;
     const delimiter = this.delimiter;
+    const builders = this.builders;
+    const parsed = this.parsed;
+    const maxFieldBytes = this.options.maxFieldBytes;
     let i = from;
     while (i < n) {
       const c = buf[i] as number;
@@ -290,7 +304,7 @@ class CsvParser {
         continue;
       }
       if (this.field === 0 && (c === LF || c === CR)) {
-        // A blank line: skipped, as pandas and Studio do.
+        // A blank line: skipped, as pandas does (so a trailing blank line is not a row of missing values).
         i++;
         this.line++;
         if (c === CR) {
@@ -304,11 +318,10 @@ class CsvParser {
       }
       if (!this.inHeader) {
         // Numeric columns: find the field's end and its value in one pass over its bytes.
-        const builder = this.builders[this.field];
-        if (builder !== undefined && builder.kind === 0) {
-          const parsed = this.parsed;
+        const builder = builders[this.field];
+        if (builder !== undefined && builder.kind === NUMERIC) {
           const stop = scanDecimal(buf, i, n, parsed);
-          if (stop > i && stop < n && special[buf[stop] as number] === 1 && stop - i <= this.options.maxFieldBytes) {
+          if (stop > i && stop < n && special[buf[stop] as number] === 1 && stop - i <= maxFieldBytes) {
             builder.num[this.slot] = parsed.value;
             if (parsed.textCode !== builder.textCode || builder.codes !== null) this.noteFastText(builder, buf, i, stop);
             i = stop;
@@ -461,9 +474,9 @@ class CsvParser {
     if (builder === undefined) return; // a field beyond the header: reported as ragged at the record's end
     const slot = this.slot;
     const missing = length === 0 || (this.missingFirst[bytes[start] as number] === 1 && this.isMissing(bytes, start, end));
-    if (builder.kind === 0) {
+    if (builder.kind === NUMERIC) {
       if (missing) {
-        builder.num[slot] = Number.NaN;
+        builder.num[slot] = NAN;
         return;
       }
       const parsed = this.parsed;
@@ -480,10 +493,16 @@ class CsvParser {
         return;
       }
       builder.promote(this.rows);
-      builder.cat[slot] = builder.intern(text);
+      builder.cat[slot] = builder.levelTable.internText(text);
       return;
     }
-    builder.cat[slot] = missing ? -1 : builder.intern(this.decode(bytes, start, end));
+    if (missing) {
+      builder.cat[slot] = -1;
+      return;
+    }
+    const table = builder.levelTable;
+    const code = table.lookup(bytes, start, end);
+    builder.cat[slot] = code >= 0 ? code : table.add(bytes, start, end, this.decode(bytes, start, end));
   }
 
   private noteFastText(builder: ColumnBuilder, bytes: Buffer, start: number, end: number): void {
@@ -564,7 +583,7 @@ class CsvParser {
     this.inHeader = false;
     this.ncols = names.length;
     this.blockRows = firstBlockRows(names.length);
-    this.builders = names.map((name) => new ColumnBuilder(name, this.categorical.has(name), this.blockRows));
+    for (const name of names) this.builders.push(new ColumnBuilder(name, this.categorical.has(name), this.blockRows));
   }
 
   /**

@@ -6,9 +6,9 @@
  * - `CsvTooManyColumns` / `CsvFieldTooLong` / `CsvRowTooLong` / `CsvTooLarge`: a reader limit was exceeded.
  * - `CsvEmpty`: no header row at all. `CsvNoHeader`: the first row cannot be a header (an empty name).
  * - `CsvDuplicateColumn`: two header names are equal. `CsvInvalidUtf8`: text that is not valid UTF-8.
- * - `ColumnNotFound`, `ColumnKindMismatch`, `LabelInvalid`, `FeatureMismatch`, `SchemaInvalid`,
- *   `InvalidArgument`: the data or the call does not fit what the featurizer, splitter or scorer needs.
- * - `Aborted`: the caller's abort signal fired.
+ * - `ColumnNotFound`, `ColumnKindMismatch`, `ColumnAllMissing`, `LabelInvalid`, `FeatureMismatch`,
+ *   `SchemaInvalid`, `InvalidArgument`: the data or the call does not fit what the featurizer, splitter
+ *   or scorer needs.
  */
 export type DatasetErrorCode =
   | "CsvRaggedRow"
@@ -24,11 +24,11 @@ export type DatasetErrorCode =
   | "CsvInvalidUtf8"
   | "ColumnNotFound"
   | "ColumnKindMismatch"
+  | "ColumnAllMissing"
   | "LabelInvalid"
   | "FeatureMismatch"
   | "SchemaInvalid"
-  | "InvalidArgument"
-  | "Aborted";
+  | "InvalidArgument";
 
 /** Where in the input a dataset error happened (1-based; absent when not known). */
 export interface DatasetErrorContext {

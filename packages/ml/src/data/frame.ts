@@ -59,6 +59,17 @@ class Frame implements DataFrame {
   }
 }
 
+/** The named column, or a `ColumnNotFound` error that lists what the frame has. */
+export function requireColumn(frame: Pick<DataFrame, "column" | "columns">, name: string): DataColumn {
+  const column = frame.column(name);
+  if (column === undefined) {
+    const have = frame.columns.map((c) => c.name);
+    const shown = have.length > 20 ? `${have.slice(0, 20).join(", ")}, …` : have.join(", ");
+    throw new DatasetError("ColumnNotFound", `column "${name}" not found; the data has ${have.length} columns: ${shown}`, { columnName: name });
+  }
+  return column;
+}
+
 /** Wraps columns the caller already checked (the reader's own output); no validation pass. */
 export function trustedFrame(rows: number, columns: readonly DataColumn[]): DataFrame {
   return new Frame(rows, columns);

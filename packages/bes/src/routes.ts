@@ -1,5 +1,5 @@
 import type { Request, Response, Router } from "express";
-import { assertWorkspaceAccess, HttpError, principalOf, requireApiKey, type ApiKeyVerifier, type Principal } from "@retrain/service-kit";
+import { assertWorkspaceAccess, HttpError, principalOf, requireApiKey, routeParam, type ApiKeyVerifier, type Principal } from "@retrain/service-kit";
 import type { JobService } from "./job-service.js";
 import { BatchExecutionRequest } from "./wire.js";
 
@@ -16,11 +16,7 @@ export interface BesRoutesOptions {
 
 const BASE = "/workspaces/:workspace/services/:service";
 
-function param(req: Request, name: string): string {
-  const value = req.params[name];
-  if (typeof value !== "string" || value.length === 0) throw new HttpError(400, "BadArgument", `Missing path parameter '${name}'.`);
-  return value;
-}
+const param = routeParam;
 
 function checkApiVersion(req: Request): void {
   const version = req.query["api-version"];

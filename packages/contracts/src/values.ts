@@ -134,7 +134,7 @@ export const RunPlan = z.object({
   trainingWebService: TrainingServiceRef,
   evaluation: EvaluationPolicy,
   targets: z.array(EndpointTarget).max(1000),
-  /** Holdout split for evaluation; deterministic for the seed. */
+  /** Holdout split for evaluation: `fraction` of the rows are held out; deterministic for the seed. */
   split: z.object({ fraction: z.number().gt(0).lt(1), seed: z.number().int() }),
 });
 export type RunPlan = z.infer<typeof RunPlan>;

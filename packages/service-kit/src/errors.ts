@@ -82,3 +82,13 @@ function detailCode(zodCode: string): string {
   const pascal = zodCode.replace(/(^|_)([a-z])/g, (_match: string, _sep: string, letter: string) => letter.toUpperCase());
   return pascal === "Custom" ? "InvalidValue" : pascal;
 }
+
+/**
+ * A named path parameter of a matched route as one string (express 5 types them as string | string[]);
+ * a missing or repeated one is a 400 `BadArgument`.
+ */
+export function routeParam(req: { params: Record<string, string | string[] | undefined> }, name: string): string {
+  const value = req.params[name];
+  if (typeof value !== "string" || value.length === 0) throw new HttpError(400, "BadArgument", `Missing or invalid path parameter '${name}'.`);
+  return value;
+}

@@ -1,7 +1,7 @@
 // @retrain/service-kit: what every service's HTTP side and startup shares.
 export { ConfigError, envBoolean, envDurationMs, envInt, envNumber, loadConfig, parseDurationMs } from "./config.js";
 export type { ConfigIssue, EnvRange } from "./config.js";
-export { HttpError, INTERNAL_ERROR_MESSAGE, errorBody, toHttpError } from "./errors.js";
+export { HttpError, INTERNAL_ERROR_MESSAGE, errorBody, routeParam, toHttpError } from "./errors.js";
 export type { ErrorBody, ErrorDetail, HttpErrorOptions } from "./errors.js";
 export { sendJson, writeError } from "./respond.js";
 export { PRINCIPAL_LOCAL, apiKeyVerifier, authenticateBearer, principalOf, requireApiKey } from "./auth.js";

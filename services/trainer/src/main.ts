@@ -1,0 +1,37 @@
+// The trainer as its own process: wiring only.
+import { connectBus, keyVerifier, openBlobStore, ownStoreHost, parseSection, readConfigFile } from "@retrain/runtime";
+import { createHttpApp, createShutdown, startHttpServer } from "@retrain/service-kit";
+import { createLogger, setupTelemetry } from "@retrain/telemetry";
+import { createTrainer } from "./app.js";
+import { loadTrainerConfig } from "./config.js";
+import { TrainerFileSection, applyTrainerSection } from "./config-file.js";
+
+const config = loadTrainerConfig();
+const logger = createLogger({ name: "trainer", level: config.LOG_LEVEL });
+const telemetry = setupTelemetry({ serviceName: "retrain-trainer", logger });
+const shutdown = createShutdown({ logger, graceMs: config.SHUTDOWN_GRACE });
+const file = await readConfigFile(config.RETRAIN_CONFIG);
+const store = openBlobStore(config);
+const bus = await connectBus(config, logger, "trainer");
+const ownHost = ownStoreHost(config);
+const trainer = createTrainer({
+  store,
+  bus,
+  logger,
+  verifyKey: keyVerifier({ workspaces: file.workspaces, ...(config.RETRAIN_ADMIN_KEY !== undefined ? { adminKey: config.RETRAIN_ADMIN_KEY } : {}) }),
+  container: config.AZURE_STORAGE_CONTAINER,
+  concurrency: config.TRAINER_CONCURRENCY,
+  allowedHosts: config.TRAINER_ALLOWED_HOSTS.split(",").map((h) => h.trim()).filter(Boolean),
+  ...(ownHost !== undefined ? { ownHost } : {}),
+});
+await applyTrainerSection(trainer, parseSection(config.RETRAIN_CONFIG ?? "retrain.yaml", TrainerFileSection, file));
+const { app } = createHttpApp({ serviceName: "trainer", logger, routes: (router) => trainer.registerRoutes(router), shutdownSignal: shutdown.signal });
+const server = await startHttpServer(app, { port: config.TRAINER_PORT, host: config.TRAINER_HOST, logger });
+await trainer.start();
+
+shutdown.onShutdown(() => server.close(config.SHUTDOWN_GRACE), "drain");
+shutdown.onShutdown(() => trainer.stop(config.SHUTDOWN_GRACE), "drain");
+shutdown.onShutdown(() => bus.close({ graceMs: 0 }), "close");
+shutdown.onShutdown(() => telemetry.shutdown(), "close");
+shutdown.installSignalHandlers();
+logger.info({ url: server.url, bus: config.BUS, blob: config.BLOB }, "trainer ready");

@@ -18,6 +18,8 @@ export interface TrainerDeps {
   /** Logical container name recorded in BlobRefs. */
   readonly container: string;
   readonly concurrency?: number;
+  /** Ack wait of the training-job queue (heartbeats keep a running job's message alive). Default 30 s. */
+  readonly jobAckWaitMs?: number;
   readonly allowedHosts?: readonly string[];
   readonly ownHost?: string;
 }
@@ -98,6 +100,7 @@ export function createTrainer(deps: TrainerDeps): Trainer {
           types: [EventTypes.BatchJobQueued],
           concurrency: deps.concurrency ?? 1,
           maxAttempts: 5,
+          ackWaitMs: deps.jobAckWaitMs ?? 30_000,
           // The job document is the inbox: a redelivered command re-reads it and does only what is left.
           inbox: { seen: async () => false },
           handler: (event, context) => runQueuedJob(event, context, jobs),

@@ -1,4 +1,4 @@
-import { envInt, loadConfig } from "@retrain/service-kit";
+import { envDurationMs, envInt, loadConfig } from "@retrain/service-kit";
 import { PlatformEnv } from "@retrain/runtime";
 import { z } from "zod";
 
@@ -8,6 +8,8 @@ export const TrainerEnv = PlatformEnv.extend({
   TRAINER_HOST: z.string().default("127.0.0.1"),
   /** Training jobs one replica runs at once. */
   TRAINER_CONCURRENCY: envInt({ min: 1, max: 64 }).default(1),
+  /** How long a training job's queue message may go without a heartbeat before another replica takes it. */
+  TRAINER_JOB_ACK_WAIT: envDurationMs({ min: 1000 }).default(30_000),
   /** Hosts a BES job may read from / write to by URL, comma-separated (`*.blob.core.windows.net`). */
   TRAINER_ALLOWED_HOSTS: z.string().default("*.blob.core.windows.net"),
 });

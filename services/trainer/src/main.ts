@@ -21,6 +21,7 @@ const trainer = createTrainer({
   verifyKey: keyVerifier({ workspaces: file.workspaces, ...(config.RETRAIN_ADMIN_KEY !== undefined ? { adminKey: config.RETRAIN_ADMIN_KEY } : {}) }),
   container: config.AZURE_STORAGE_CONTAINER,
   concurrency: config.TRAINER_CONCURRENCY,
+  jobAckWaitMs: config.TRAINER_JOB_ACK_WAIT,
   allowedHosts: config.TRAINER_ALLOWED_HOSTS.split(",").map((h) => h.trim()).filter(Boolean),
   ...(ownHost !== undefined ? { ownHost } : {}),
 });

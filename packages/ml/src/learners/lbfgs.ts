@@ -41,7 +41,9 @@ export interface LbfgsResult {
 
 const ARMIJO = 1e-4;
 const CURVATURE = 0.9;
-const MAX_LINE_SEARCH_STEPS = 40;
+const MAX_LINE_SEARCH_STEPS = 20;
+/** Relative size of an objective change indistinguishable from rounding in a sum over many rows. */
+const NOISE = 1e-14;
 const IMPROVEMENT_WINDOW = 5;
 
 /** Minimises `objective` (+ Σ l1_j |x_j|) from `x0` with L-BFGS, or OWL-QN when any L1 weight is positive. */
@@ -112,6 +114,12 @@ export function minimizeLbfgs(objective: DifferentiableObjective, x0: Float64Arr
       slope = dot(pg, d, n);
       stored = 0;
       newest = -1;
+    }
+
+    if (-slope <= NOISE * Math.max(1, Math.abs(value))) {
+      // The predicted decrease is below the objective's rounding noise: nothing more can be gained.
+      converged = true;
+      break;
     }
 
     const step0 = stored === 0 && iteration === 0 ? Math.min(1, 1 / Math.sqrt(-slope)) : 1;

@@ -25,6 +25,11 @@ export interface FitOptions {
   readonly signal?: AbortSignal;
   /** Called with the fraction done (0..1) after each iteration / tree. Default: none. */
   readonly onProgress?: (fraction: number) => void;
+  /**
+   * Threads the numeric sweeps may use, this one included (helpers are worker threads over shared memory).
+   * The result does not depend on it. Default: the machine's parallelism, at most 4.
+   */
+  readonly threads?: number;
 }
 
 /** A learner as Studio names it: its parameters with Studio-classic defaults, training, and rebuilding from state. */
@@ -84,10 +89,16 @@ export function throwIfAborted(learner: LearnerName, signal: AbortSignal | undef
 }
 
 /**
- * Checks the matrix shape and values before any work: sizes agree, at least one row, every x finite,
- * and for binary tasks every label 0 or 1 (both present).
+ * Checks the matrix shape and values before any work: sizes agree, at least one row, every x finite
+ * (NaN allowed with `allowMissing`, for learners that route missing values themselves), and for binary
+ * tasks every label 0 or 1 (both present).
  */
-export function checkTrainingMatrix(learner: LearnerName, task: "binary" | "regression", m: TrainingMatrix): void {
+export function checkTrainingMatrix(
+  learner: LearnerName,
+  task: TaskKind,
+  m: TrainingMatrix,
+  options: { allowMissing?: boolean } = {},
+): void {
   const { rows, features, x, y } = m;
   if (!Number.isInteger(rows) || rows < 1) throw new TrainingDataError(learner, `rows must be a positive integer, got ${rows}`);
   if (!Number.isInteger(features) || features < 1) {
@@ -97,9 +108,10 @@ export function checkTrainingMatrix(learner: LearnerName, task: "binary" | "regr
     throw new TrainingDataError(learner, `x has ${x.length} values, expected rows × features = ${rows * features}`);
   }
   if (y.length !== rows) throw new TrainingDataError(learner, `y has ${y.length} values, expected ${rows}`);
+  const allowMissing = options.allowMissing === true;
   for (let i = 0; i < x.length; i++) {
     const v = x[i] as number;
-    if (v - v !== 0) throw new TrainingDataError(learner, `x[${Math.floor(i / features)}, ${i % features}] is ${v}; impute first`);
+    if (v - v !== 0 && !(allowMissing && v !== v)) throw new TrainingDataError(learner, `x[${Math.floor(i / features)}, ${i % features}] is ${v}; impute first`);
   }
   let positives = 0;
   for (let i = 0; i < rows; i++) {

@@ -1,0 +1,168 @@
+// RRS execute: the hot path. Served by a bare node:http handler in front of the express app, but
+// through service-kit's single implementations of auth (authenticateBearer), body reading
+// (readJsonBody), the error body (writeError, via observeHttpRequest) and metrics + tracing
+// (observeHttpRequest), so both transports answer the same faults byte for byte.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { authenticateBearer, HttpError, observeHttpRequest, readJsonBody, sendJson, type HttpMetrics } from "@retrain/service-kit";
+import type { Logger } from "@retrain/telemetry";
+import { executionError } from "../errors.js";
+import type { ScoringHost } from "../host.js";
+import type { LiveTarget, Serving } from "../live.js";
+import { ScoreInputError } from "../model-runtime.js";
+import { executeResult, parseExecuteBody, type ExecuteFormat } from "../wire/rrs.js";
+
+/** What the execute handler needs. */
+export interface ExecuteDeps {
+  readonly host: ScoringHost;
+  readonly metrics: HttpMetrics;
+  readonly logger: Logger;
+  /** Largest accepted request body. */
+  readonly bodyLimitBytes: number;
+}
+
+/** A node:http handler that serves its own requests and returns false for everything else. */
+export type FastPath = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+/** The route templates the metrics record (never raw paths). */
+export const EXECUTE_ROUTES = {
+  classic: "/workspaces/:workspace/services/:service/execute",
+  new: "/subscriptions/:subscription/services/:service/execute",
+} as const;
+
+interface ExecuteMatch {
+  readonly kind: "classic" | "new";
+  /** Workspace (classic) or subscription (new). */
+  readonly scope: string;
+  readonly id: string;
+  readonly query: string;
+}
+
+/** Matches `/workspaces/{ws}/services/{id}/execute` and `/subscriptions/{sub}/services/{id}/execute` without a URL parser. */
+export function matchExecute(url: string): ExecuteMatch | undefined {
+  const q = url.indexOf("?");
+  const path = q < 0 ? url : url.slice(0, q);
+  const parts = path.split("/");
+  // ["", "workspaces", ws, "services", id, "execute"]
+  if (parts.length !== 6 || parts[0] !== "" || parts[3] !== "services" || parts[5]?.toLowerCase() !== "execute") return undefined;
+  const first = parts[1];
+  const kind = first === "workspaces" ? "classic" : first === "subscriptions" ? "new" : undefined;
+  const scope = parts[2];
+  const id = parts[4];
+  if (kind === undefined || scope === undefined || scope === "" || id === undefined || id === "") return undefined;
+  return { kind, scope, id, query: q < 0 ? "" : url.slice(q + 1) };
+}
+
+/** Reads `format`, `details` and `api-version` from a query string (a hand scan: this runs per request). */
+export function formatOf(query: string): ExecuteFormat & { apiVersion: string | undefined } {
+  let swagger = false;
+  let details = false;
+  let apiVersion: string | undefined;
+  if (query !== "") {
+    for (const pair of query.split("&")) {
+      const eq = pair.indexOf("=");
+      const name = eq < 0 ? pair : pair.slice(0, eq);
+      const raw = eq < 0 ? "" : pair.slice(eq + 1);
+      if (name !== "format" && name !== "details" && name !== "api-version") continue;
+      let value: string;
+      try {
+        value = decodeURIComponent(raw.replace(/\+/g, " "));
+      } catch {
+        value = raw;
+      }
+      if (name === "format") swagger = value.toLowerCase() === "swagger";
+      else if (name === "details") details = value.toLowerCase() === "true";
+      else apiVersion = value;
+    }
+  }
+  return { swagger, details, apiVersion };
+}
+
+/** Creates the fast path: POST execute on a classic endpoint or a new web service. */
+export function createExecuteFastPath(deps: ExecuteDeps): FastPath {
+  return (req, res) => {
+    if (req.method !== "POST") return false;
+    const match = matchExecute(req.url ?? "/");
+    if (match === undefined) return false;
+    observeHttpRequest(req, res, { metrics: deps.metrics, logger: deps.logger, route: () => EXECUTE_ROUTES[match.kind] }, () => execute(req, res, match, deps)).catch(
+      (error: unknown) => deps.logger.error({ err: error }, "observing a request failed"),
+    );
+    return true;
+  };
+}
+
+function matches(target: LiveTarget | undefined, kind: "classic" | "new", scope: string): target is LiveTarget {
+  return target !== undefined && target.doc.kind === kind && (kind === "classic" ? target.doc.workspace === scope : target.doc.arm?.subscription === scope);
+}
+
+/** The live target an execution URL names, after one sync when it is not known here (created on a replica). */
+export async function findTarget(host: ScoringHost, kind: "classic" | "new", scope: string, id: string): Promise<LiveTarget> {
+  let target = host.live.get(id);
+  if (!matches(target, kind, scope) && /^[0-9a-f]{32}$/.test(id)) {
+    await host.sync.syncNow();
+    target = host.live.get(id);
+  }
+  if (!matches(target, kind, scope)) {
+    throw executionError(404, "WebServiceNotFound", `Web service '${id}' was not found in ${kind === "classic" ? "workspace" : "subscription"} '${scope}'.`);
+  }
+  return target;
+}
+
+/** service-kit's 401 as the classic execution error (`Unauthorized` / `ScoreRequestUnauthorized`). */
+function scoreUnauthorized(error: unknown): unknown {
+  if (error instanceof HttpError && error.status === 401) {
+    return executionError(401, "ScoreRequestUnauthorized", error.message, { ...(error.headers !== undefined ? { headers: { ...error.headers } } : {}) });
+  }
+  return error;
+}
+
+/** Authenticates with the target's primary or secondary key; a failure is the classic `ScoreRequestUnauthorized`. */
+export async function authenticateForTarget(target: LiveTarget, authorization: string | undefined): Promise<void> {
+  try {
+    await authenticateBearer(authorization, target.verify);
+  } catch (error) {
+    throw scoreUnauthorized(error);
+  }
+}
+
+async function execute(req: IncomingMessage, res: ServerResponse, match: ExecuteMatch, deps: ExecuteDeps): Promise<void> {
+  const format = formatOf(match.query);
+  if (format.apiVersion !== undefined && format.apiVersion !== "2.0") {
+    throw new HttpError(400, "BadArgument", `Unsupported api-version '${format.apiVersion}'; this service implements 2.0.`);
+  }
+  // Known targets are found without an await: the common case stays one microtask shorter.
+  const known = deps.host.live.get(match.id);
+  const target = matches(known, match.kind, match.scope) ? known : await findTarget(deps.host, match.kind, match.scope, match.id);
+  // Inline rather than through authenticateForTarget: one async layer less per request.
+  try {
+    await authenticateBearer(req.headers.authorization, target.verify);
+  } catch (error) {
+    throw scoreUnauthorized(error);
+  }
+  if (target.doc.training) {
+    throw executionError(400, "InvalidOperation", "This is a training web service: call it through the Batch Execution Service (RRS cannot be used for producing trained models).");
+  }
+  if (target.inFlight >= target.doc.maxConcurrentCalls) {
+    throw executionError(503, "TooManyConcurrentRequests", `The endpoint allows ${target.doc.maxConcurrentCalls} concurrent requests; retry later or raise MaxConcurrentCalls.`, {
+      headers: { "retry-after": "1" },
+    });
+  }
+  // The model this request started with answers it, even if another is swapped in meanwhile.
+  const serving: Serving | undefined = target.serving;
+  if (serving === undefined) throw executionError(503, "ModelNotReady", "The web service has no model loaded yet; retry shortly.", { headers: { "retry-after": "1" } });
+  // In flight from here until the answer is handed to the socket (or the request fails).
+  target.inFlight++;
+  try {
+    const body = await readJsonBody(req, { limitBytes: deps.bodyLimitBytes });
+    const input = parseExecuteBody(body, target.doc.inputSchema);
+    let table;
+    try {
+      table = serving.model.scoreRows(input.columnNames, input.rows);
+    } catch (error) {
+      if (error instanceof ScoreInputError) throw executionError(400, error.code, error.message, { cause: error });
+      throw error;
+    }
+    sendJson(res, 200, executeResult(table, { swagger: format.swagger || input.rowObjects, details: format.details }), { "x-retrain-model": serving.label });
+  } finally {
+    target.inFlight--;
+  }
+}

@@ -1,0 +1,136 @@
+// Pure pieces: ordering rules of model changes, the key vault, ARM body canonicalization, the
+// execute URL matcher and query reader.
+import { randomBytes } from "node:crypto";
+import type { TargetDoc } from "./documents.js";
+import { formatOf, matchExecute } from "./handlers/execute.js";
+import { KeyVault, KeyVaultError, parseKek } from "./key-vault.js";
+import { planModelChange, type ModelChange } from "./model-updates.js";
+import { canonicalResource, mergePatch, splitSecrets, trainedModelAsset } from "./wire/arm.js";
+
+const vault = new KeyVault(randomBytes(32));
+
+function target(): TargetDoc {
+  return {
+    version: 1,
+    id: "0123456789abcdef0123456789abcdef",
+    kind: "classic",
+    workspace: "ws",
+    classic: { webServiceId: "svc", endpointName: "ep", isDefault: false },
+    createdAt: new Date(0).toISOString(),
+    description: "",
+    throttleLevel: "Low",
+    maxConcurrentCalls: 4,
+    diagnosticsTraceLevel: "None",
+    keys: { primary: vault.seal("p", "x/primary"), secondary: vault.seal("s", "x/secondary") },
+    resourceName: "R [trained model]",
+    inputSchema: [],
+    training: false,
+    sequences: {},
+    outbox: [],
+    generation: 0,
+  };
+}
+
+function change(sha: string, run?: ModelChange["run"], reason: ModelChange["reason"] = "promotion"): ModelChange {
+  return {
+    candidate: { sha256: sha.repeat(64).slice(0, 64), blob: `scoring/models/${sha}.ilearner`, size: 1, learner: "L", task: "binary" },
+    ...(run !== undefined ? { run } : {}),
+    reason,
+    caller: "test",
+    now: new Date(1000),
+  };
+}
+
+describe("planModelChange", () => {
+  it("numbers revisions, writes the audit entry into the outbox and derives a model id", () => {
+    const first = planModelChange(target(), change("a"));
+    expect(first.outcome).toBe("applied");
+    if (first.outcome !== "applied") return;
+    expect(first.doc.model).toMatchObject({ revision: 1, modelId: `sha256-${"a".repeat(16)}` });
+    expect(first.doc.outbox).toEqual([expect.objectContaining({ revision: 1, from: null, target: "classic:ws/svc/ep", caller: "test" })]);
+    const second = planModelChange(first.doc, change("b"));
+    expect(second.outcome === "applied" && second.doc.model?.revision).toBe(2);
+    expect(second.outcome === "applied" && second.entry.from?.revision).toBe(1);
+  });
+
+  it("is idempotent per run, refuses older runs per pipeline, and lets rollbacks through without lowering the mark", () => {
+    let doc = target();
+    const apply = (c: ModelChange) => {
+      const plan = planModelChange(doc, c);
+      if (plan.outcome === "applied") doc = plan.doc;
+      return plan;
+    };
+    expect(apply(change("a", { runId: "r5", runSequence: 5, pipeline: "p" })).outcome).toBe("applied");
+    expect(apply(change("a", { runId: "r5", runSequence: 5, pipeline: "p" })).outcome).toBe("unchanged");
+    expect(apply(change("b", { runId: "r4", runSequence: 4, pipeline: "p" }))).toMatchObject({ outcome: "stale", highest: 5, pipeline: "p" });
+    // Other pipelines have their own sequences.
+    expect(apply(change("c", { runId: "q1", runSequence: 1, pipeline: "q" })).outcome).toBe("applied");
+    expect(apply(change("b", { runId: "r4", runSequence: 4, pipeline: "p" }, "rollback")).outcome).toBe("applied");
+    expect(doc.sequences).toEqual({ p: 5, q: 1 });
+    expect(apply(change("d", { runId: "r4b", runSequence: 4, pipeline: "p" })).outcome).toBe("stale");
+    expect(apply(change("d", { runId: "r6", runSequence: 6, pipeline: "p" })).outcome).toBe("applied");
+    // A classic client that names no run always gets a new revision.
+    expect(apply(change("d")).outcome).toBe("applied");
+    expect(doc.model?.revision).toBe(5);
+  });
+});
+
+describe("KeyVault", () => {
+  it("round-trips, binds a secret to where it is stored, and names a wrong key-encryption key", () => {
+    const sealed = vault.seal("secret-key", "t1/primary");
+    expect(JSON.stringify(sealed)).not.toContain("secret-key");
+    expect(vault.open(sealed, "t1/primary")).toBe("secret-key");
+    expect(() => vault.open(sealed, "t2/primary")).toThrow(expect.objectContaining({ code: "Tampered" }));
+    expect(() => new KeyVault(randomBytes(32)).open(sealed, "t1/primary")).toThrow(expect.objectContaining({ code: "WrongKek" }));
+    expect(() => parseKek(randomBytes(16).toString("base64"))).toThrow(KeyVaultError);
+  });
+});
+
+describe("ARM bodies", () => {
+  it("matches known property names case-insensitively, keeps map keys, coerces booleans and numbers", () => {
+    const body = canonicalResource({
+      Location: "West Europe",
+      Properties: {
+        ReadOnly: "true",
+        RealtimeConfiguration: { MaxConcurrentCalls: "8" },
+        Assets: { MyAsset: { Name: "M [trained model]", Type: "Resource", LocationInfo: { Uri: "https://a/b.ilearner" } } },
+        Package: { Nodes: { NodeA: { AssetId: "MyAsset", Parameters: { "R Script": { Value: "x" } } } } },
+        Input: { Properties: { input1: { Properties: { Age: { Type: "Integer", "X-Ms-IsNullable": true } } } } },
+      },
+    });
+    expect(body).toEqual({
+      location: "West Europe",
+      properties: {
+        readOnly: true,
+        realtimeConfiguration: { maxConcurrentCalls: 8 },
+        assets: { MyAsset: { name: "M [trained model]", type: "Resource", locationInfo: { uri: "https://a/b.ilearner" } } },
+        package: { nodes: { NodeA: { assetId: "MyAsset", parameters: { "R Script": { value: "x" } } } } },
+        input: { properties: { input1: { properties: { Age: { type: "Integer", "x-ms-isnullable": true } } } } },
+      },
+    });
+    expect(trainedModelAsset(body["properties"] as Record<string, unknown>)).toEqual({ key: "MyAsset", name: "M [trained model]", uri: "https://a/b.ilearner" });
+    expect(() => canonicalResource({ properties: { readOnly: "maybe" } })).toThrow(expect.objectContaining({ code: "InvalidRequestContent" }));
+  });
+
+  it("splits secrets off and merges patches", () => {
+    const split = splitSecrets({ title: "t", keys: { primary: "k1" }, storageAccount: { name: "a", key: "s" }, provisioningState: "Succeeded" });
+    expect(split).toEqual({ properties: { title: "t", storageAccount: { name: "a" } }, keys: { primary: "k1" }, storageKey: "s" });
+    expect(mergePatch({ a: { b: 1, c: 2 }, d: [1] }, { a: { c: null, e: 3 }, d: [2] })).toEqual({ a: { b: 1, e: 3 }, d: [2] });
+  });
+});
+
+describe("the execute URL", () => {
+  it("matches only the two execute routes", () => {
+    expect(matchExecute("/workspaces/ws/services/abc/execute?api-version=2.0")).toEqual({ kind: "classic", scope: "ws", id: "abc", query: "api-version=2.0" });
+    expect(matchExecute("/subscriptions/s/services/abc/execute")).toEqual({ kind: "new", scope: "s", id: "abc", query: "" });
+    for (const url of ["/workspaces/ws/services/abc/jobs", "/workspaces/ws/services/abc/execute/x", "/v1/workspaces/ws/services/abc/execute", "/workspaces//services/abc/execute"]) {
+      expect(matchExecute(url)).toBeUndefined();
+    }
+  });
+
+  it("reads format, details and api-version from the query", () => {
+    expect(formatOf("api-version=2.0&details=true&format=swagger")).toEqual({ swagger: true, details: true, apiVersion: "2.0" });
+    expect(formatOf("details=false&format=%53wagger")).toEqual({ swagger: true, details: false, apiVersion: undefined });
+    expect(formatOf("")).toEqual({ swagger: false, details: false, apiVersion: undefined });
+  });
+});

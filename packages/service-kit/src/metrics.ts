@@ -6,11 +6,15 @@ export type MetricLabels<Label extends string> = Partial<Record<Label, string | 
 /** A monotonically increasing count. */
 export interface CounterMetric<Label extends string = string> {
   inc(labels?: MetricLabels<Label>, value?: number): void;
+  /** The series of one label set, resolved once (for hot paths that record the same series often). */
+  bind(labels: MetricLabels<Label>): { inc(value?: number): void };
 }
 
 /** A distribution of observed values (durations in seconds, sizes in bytes). */
 export interface HistogramMetric<Label extends string = string> {
   observe(labels: MetricLabels<Label>, value: number): void;
+  /** The series of one label set, resolved once (for hot paths that record the same series often). */
+  bind(labels: MetricLabels<Label>): { observe(value: number): void };
 }
 
 /** A value that goes up and down (queue depth, in-flight work). */
@@ -63,7 +67,13 @@ export class MetricsRegistry {
   counter<Label extends string>(definition: MetricDefinition<Label>): CounterMetric<Label> {
     return this.#once("counter", definition.name, () => {
       const counter = new Counter({ ...this.#base(definition) });
-      return { inc: (labels = {}, value = 1) => counter.inc(labels, value) };
+      return {
+        inc: (labels = {}, value = 1) => counter.inc(labels, value),
+        bind: (labels) => {
+          const child = counter.labels(labels);
+          return { inc: (value = 1) => child.inc(value) };
+        },
+      };
     });
   }
 
@@ -74,7 +84,13 @@ export class MetricsRegistry {
         ...this.#base(definition),
         ...(definition.buckets !== undefined && { buckets: [...definition.buckets] }),
       });
-      return { observe: (labels, value) => histogram.observe(labels, value) };
+      return {
+        observe: (labels, value) => histogram.observe(labels, value),
+        bind: (labels) => {
+          const child = histogram.labels(labels);
+          return { observe: (value: number) => child.observe(value) };
+        },
+      };
     });
   }
 
@@ -148,10 +164,20 @@ export class HttpMetrics {
     });
   }
 
+  // Resolving a label set hashes it; a service answers few distinct (method, route, status), so
+  // each is resolved once and kept.
+  readonly #series = new Map<string, { duration: { observe(value: number): void }; requests: { inc(value?: number): void } }>();
+
   /** Records one answered request. */
   observe(method: string, route: string, status: number, seconds: number): void {
-    const labels = { method: normalizeMethod(method), route, status: String(status) };
-    this.#duration.observe(labels, seconds);
-    this.#requests.inc(labels);
+    const key = `${method}\u0000${route}\u0000${status}`;
+    let series = this.#series.get(key);
+    if (series === undefined) {
+      const labels = { method: normalizeMethod(method), route, status: String(status) };
+      series = { duration: this.#duration.bind(labels), requests: this.#requests.bind(labels) };
+      if (this.#series.size < 10_000) this.#series.set(key, series);
+    }
+    series.duration.observe(seconds);
+    series.requests.inc();
   }
 }

@@ -4,6 +4,7 @@
 // running at the same time. Ours adds what production has: schema validation on publish and consume,
 // the inbox (dedupe by event id), and tracing with a registered SDK (spans recorded, not exported).
 // Throughput = messages / (first publish → last message handled).
+import { createServer } from "node:http";
 import { performance } from "node:perf_hooks";
 import { connect } from "@nats-io/transport-node";
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, StorageType } from "@nats-io/jetstream";
@@ -83,7 +84,19 @@ async function ours(url, evts) {
   return evts.length / seconds;
 }
 
-const telemetry = setupTelemetry({ serviceName: "bench-bus", exporter: "none", env: process.env.BENCH_TRACING === "off" ? { OTEL_SDK_DISABLED: "true" } : {} });
+// Tracing as in production: spans recorded and exported over OTLP/HTTP (batched) to a local sink
+// that accepts and drops them. BENCH_TRACING=off disables the SDK to show what tracing costs.
+const sink = createServer((req, res) => {
+  exportedBatches++;
+  req.resume();
+  req.on("end", () => res.writeHead(200, { "content-type": "application/json" }).end("{}"));
+});
+let exportedBatches = 0;
+await new Promise((resolve) => sink.listen(0, "127.0.0.1", resolve));
+const telemetry = setupTelemetry({
+  serviceName: "bench-bus",
+  env: process.env.BENCH_TRACING === "off" ? { OTEL_SDK_DISABLED: "true" } : { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sink.address().port}` },
+});
 const server = await startNatsServer();
 try {
   const evts = events(N);
@@ -98,8 +111,11 @@ try {
   const ourRate = only === "baseline" ? NaN : await ours(server.url, evts);
   console.log(`raw @nats-io/jetstream: ${Math.round(baselineRate)} msgs/s`);
   console.log(`retrain bus (validate + inbox + tracing): ${Math.round(ourRate)} msgs/s`);
+  await telemetry.forceFlush();
+  console.log(`tracing: ${telemetry.mode}, ${exportedBatches} span batches exported to the sink`);
   console.log(JSON.stringify({ bench: "bus", ours_msgs_per_s: Math.round(ourRate), baseline_msgs_per_s: Math.round(baselineRate), ratio: Number((ourRate / baselineRate).toFixed(3)) }));
 } finally {
   await server.stop();
   await telemetry.shutdown();
+  sink.close();
 }

@@ -35,17 +35,18 @@ export async function readJsonBody(req: IncomingMessage, options: ReadJsonBodyOp
   if (!isJsonContentType(contentType)) {
     throw new HttpError(415, "UnsupportedMediaType", "The request body must be JSON (Content-Type: application/json).");
   }
-  const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentType ?? "")?.[1]?.toLowerCase();
+  const charset = contentType?.includes(";") ? /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentType)?.[1]?.toLowerCase() : undefined;
   if (charset !== undefined && charset !== "utf-8" && charset !== "utf8") {
     throw new HttpError(415, "UnsupportedMediaType", "The request body must be encoded as UTF-8.");
   }
   const text = (await readBody(req, limitBytes)).toString("utf8");
   // A UTF-8 byte order mark is legal in front of JSON text but JSON.parse rejects it.
   const json = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-  if (json.trim() === "") throw new HttpError(400, "InvalidJson", "The request body is empty; a JSON value was expected.");
   try {
     return JSON.parse(json) as unknown;
   } catch (error) {
+    // Only now tell "empty" from "malformed": trimming every body up front costs a copy per request.
+    if (json.trim() === "") throw new HttpError(400, "InvalidJson", "The request body is empty; a JSON value was expected.");
     throw new HttpError(400, "InvalidJson", "The request body is not valid JSON.", { cause: error });
   }
 }
@@ -98,7 +99,7 @@ function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
     const onEnd = (): void => {
       cleanup();
       if (oversize) reject(tooLarge(limitBytes, false));
-      else resolve(Buffer.concat(chunks, size));
+      else resolve(chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks, size));
     };
     const onError = (error: Error): void => {
       cleanup();

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "@retrain/telemetry";
-import { extractTraceContext, runWithTraceContext, startSpan } from "@retrain/telemetry";
+import { extractTraceContext, isTracingRecorded, runWithTraceContext, startSpan } from "@retrain/telemetry";
 import type { HttpMetrics } from "./metrics.js";
 import { normalizeMethod } from "./metrics.js";
 import { writeError } from "./respond.js";
@@ -35,11 +35,15 @@ export function observeHttpRequest(
   const query = url.indexOf("?");
   const path = query === -1 ? url : url.slice(0, query);
   const traceparent = req.headers.traceparent;
-  const span = startSpan(method, {
-    kind: "server",
-    ...(traceparent !== undefined ? { parent: extractTraceContext({ traceparent, tracestate: req.headers.tracestate }) } : {}),
-    attributes: { "http.request.method": method, "url.path": path, "url.scheme": "http" },
-  });
+  // No exporter and no caller's trace: a span would record nothing and continue nothing.
+  const span =
+    traceparent === undefined && !isTracingRecorded()
+      ? undefined
+      : startSpan(method, {
+          kind: "server",
+          ...(traceparent !== undefined ? { parent: extractTraceContext({ traceparent, tracestate: req.headers.tracestate }) } : {}),
+          attributes: { "http.request.method": method, "url.path": path, "url.scheme": "http" },
+        });
   return new Promise<void>((resolve) => {
     let settled = false;
     const complete = (completed: boolean) => {
@@ -48,11 +52,13 @@ export function observeHttpRequest(
       const status = completed ? res.statusCode : CLIENT_CLOSED_REQUEST;
       const route = options.route();
       const seconds = (performance.now() - started) / 1000;
-      span.updateName(`${method} ${route}`);
-      span.setAttributes({ "http.route": route, "http.response.status_code": status });
-      // Per the HTTP semantic conventions a server span fails only on 5xx; 4xx is the client's fault.
-      if (status >= 500) span.setError(`HTTP ${status}`);
-      span.end();
+      if (span !== undefined) {
+        span.updateName(`${method} ${route}`);
+        span.setAttributes({ "http.route": route, "http.response.status_code": status });
+        // Per the HTTP semantic conventions a server span fails only on 5xx; 4xx is the client's fault.
+        if (status >= 500) span.setError(`HTTP ${status}`);
+        span.end();
+      }
       options.metrics.observe(method, route, status, seconds);
       if (options.logger.isLevelEnabled("debug")) {
         options.logger.debug({ method, route, path, status, duration_ms: Math.round(seconds * 1e6) / 1e3 }, "request");
@@ -63,7 +69,7 @@ export function observeHttpRequest(
     res.once("close", () => complete(res.writableFinished));
     const fail = (error: unknown) => writeError(res, error, options.logger);
     try {
-      const result = runWithTraceContext(span.traceContext, handle);
+      const result = span === undefined ? handle() : runWithTraceContext(span.traceContext, handle);
       if (isThenable(result)) result.then(undefined, fail);
     } catch (error) {
       fail(error);

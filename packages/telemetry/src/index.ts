@@ -1,5 +1,5 @@
 // @retrain/telemetry: the only door to OpenTelemetry and logging. No OTel or pino type crosses it.
-export { setupTelemetry } from "./setup.js";
+export { isTracingRecorded, setupTelemetry } from "./setup.js";
 export type {
   FinishedAttributeValue,
   FinishedSpan,

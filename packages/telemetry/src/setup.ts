@@ -83,6 +83,14 @@ interface Installation {
 // The one setup whose provider is registered with the global OTel API, if any.
 let current: Installation | undefined;
 
+/**
+ * Whether spans are being recorded and sent somewhere (an exporter is set up). Hot paths may skip
+ * opening a span of their own when this is false and no trace context came in.
+ */
+export function isTracingRecorded(): boolean {
+  return current !== undefined && (current.telemetry.mode === "otlp" || current.telemetry.mode === "memory");
+}
+
 function detach(installation: Installation): void {
   if (current !== installation) return;
   current = undefined;

@@ -157,7 +157,7 @@ try {
 
   const check = await fetch(ours.url, { method: "POST", headers: ours.headers, body });
   if (check.status !== 200) throw new Error(`RRS check failed: ${check.status} ${await check.text()}`);
-  console.log(`RRS answer: ${await check.text()}`);
+  console.log(`RRS answer: ${[...check.headers].map(([k, v]) => `${k}: ${v}`).join("; ")} | ${await check.text()}`);
 
   await run({ ...ours, duration: WARMUP_S });
   const oursResult = await run({ ...ours, duration: DURATION_S });

@@ -46,3 +46,9 @@ export { LearnerParameterError, TrainingAbortedError, TrainingDataError, ModelSt
 export { trainInWorker, defaultWorkerPath } from "./worker/train-in-worker.js";
 export type { TrainInWorkerOptions } from "./worker/train-in-worker.js";
 export { TrainingWorkerError, WorkerEntryNotFoundError } from "./worker/errors.js";
+export { logisticRegression, LogisticRegressionModel } from "./learners/logistic-regression.js";
+export type { LogisticRegressionParameters } from "./learners/logistic-regression.js";
+export { linearRegression, LinearRegressionModel } from "./learners/linear-regression.js";
+export type { LinearRegressionParameters } from "./learners/linear-regression.js";
+export { twoClassBoostedDecisionTree, boostedDecisionTreeRegression, BoostedDecisionTreeModel } from "./learners/boosted-decision-tree.js";
+export type { BoostedDecisionTreeParameters } from "./learners/boosted-decision-tree.js";

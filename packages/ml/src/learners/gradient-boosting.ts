@@ -107,6 +107,8 @@ type BoostingViews = {
   readonly leafValue: Float64Array;
   /** Per row: its leaf (index into leafValue) in the previous tree. */
   readonly leafOf: Uint16Array;
+  /** 2^k at k + 1100, k in [−1100, 0]: the scale step of the gradients' exp. */
+  readonly pow2: Float64Array;
   /** Histogram slots, and per-chunk partial histograms: per feature, (bins + 1) × [ΣG, ΣH, count, unused]. */
   readonly hist: Float64Array;
   readonly partial: Float64Array;
@@ -157,7 +159,7 @@ function boostingChunk(chunk: number, v: BoostingViews, a: Float64Array, wasm: W
   const features = (a[2] as number) | 0;
   const stride = (a[4] as number) | 0;
   // Local aliases: a global lookup per use is slow in vm contexts (jest).
-  const { exp, floor, min } = Math;
+  const { abs, floor, max, min } = Math;
   if (mode === 1) binRows();
   else if (mode === 2) gradients();
   else if (mode === 7) leafOfRows();
@@ -216,7 +218,9 @@ function boostingChunk(chunk: number, v: BoostingViews, a: Float64Array, wasm: W
   }
 
   function gradients(): void {
-    // Add the last tree's leaf values to the raw scores, then the loss gradients and hessians.
+    // Add the last tree's leaf values to the raw scores, then the loss gradients and hessians. Log-loss
+    // runs as WebAssembly when available; the loop below is the same computation, operation for operation
+    // (including its own exp: see EXP in histogram-wasm.ts), so both paths give the same bits.
     const first = chunk * ((a[29] as number) | 0);
     const last = min(rows, first + ((a[29] as number) | 0));
     const raw = v.raw;
@@ -225,6 +229,13 @@ function boostingChunk(chunk: number, v: BoostingViews, a: Float64Array, wasm: W
     const leafOf = v.leafOf;
     const leafValue = v.leafValue;
     const logloss = a[3] === 0;
+    if (logloss && wasm !== undefined) {
+      const logisticGradients = wasm.logisticGradients as (...args: number[]) => void;
+      const sums = v.sums;
+      logisticGradients(raw.byteOffset, y.byteOffset, leafOf.byteOffset, leafValue.byteOffset, gh.byteOffset, v.pow2.byteOffset, first, last, sums.byteOffset + 16 * chunk);
+      return;
+    }
+    const pow2 = v.pow2;
     let sumG = 0;
     let sumH = 0;
     for (let i = first; i < last; i++) {
@@ -233,7 +244,19 @@ function boostingChunk(chunk: number, v: BoostingViews, a: Float64Array, wasm: W
       let gi: number;
       let hi: number;
       if (logloss) {
-        const p = 1 / (1 + exp(-score));
+        // e = exp(−|score|): range reduction, degree-12 Taylor polynomial, 2^k from a table.
+        const arg = max(-abs(score), -708);
+        const kf = floor(arg * 1.4426950408889634 + 0.5);
+        const r = arg - kf * 6.9314718036912381649e-1 - kf * 1.90821492927058770002e-10;
+        // Estrin's scheme, grouped exactly as the WebAssembly kernel groups it.
+        const r2 = r * r;
+        const r4 = r2 * r2;
+        const r8 = r4 * r4;
+        const t0 = 1 + r * 1 + (1 / 2 + r * (1 / 6)) * r2 + (1 / 24 + r * (1 / 120) + (1 / 720 + r * (1 / 5040)) * r2) * r4;
+        const t1 = 1 / 40320 + r * (1 / 362880) + (1 / 3628800 + r * (1 / 39916800)) * r2 + (1 / 479001600) * r4;
+        const poly = t0 + t1 * r8;
+        const e = poly * (pow2[kf + 1100] as number);
+        const p = (score >= 0 ? 1 : e) / (1 + e);
         gi = p - (y[i] as number);
         hi = p * (1 - p);
       } else {
@@ -499,7 +522,10 @@ export function trainForest(
     module === null
       ? undefined
       : SharedArena.create(
-          SharedArena.bytesFor([rows * stride, rows * f, 4 * rows, 4 * rows, 4 * rows, 16 * rows, 8 * slots * slotSize, 8 * histChunksMax * slotSize]),
+          SharedArena.bytesFor([
+            rows * stride, rows * f, 4 * rows, 4 * rows, 4 * rows, 16 * rows, 8 * slots * slotSize, 8 * histChunksMax * slotSize,
+            8 * rows, 8 * rows, 2 * rows, 8 * maxLeaves, 8 * POW2_ENTRIES, 16 * rowChunks,
+          ]),
         );
   const bins = arena !== undefined ? arena.u8(rows * stride) : new Uint8Array(alloc(rows * stride));
   const copyInto = <T extends Float64Array | Int32Array | Uint8Array>(target: T, source: ArrayLike<number>): T => {
@@ -520,12 +546,13 @@ export function trainForest(
     goRight: arena !== undefined ? arena.u32(rows) : new Uint32Array(alloc(4 * rows)),
     partitionCounts: new Int32Array(alloc(8 * rowChunks)),
     gh: arena !== undefined ? arena.f64(2 * rows) : new Float64Array(alloc(16 * rows)),
-    raw: new Float64Array(alloc(8 * rows)),
-    y: parallel ? sharedCopy(m.y) : m.y,
-    sums: new Float64Array(alloc(16 * rowChunks)),
+    raw: arena !== undefined ? arena.f64(rows) : new Float64Array(alloc(8 * rows)),
+    y: copyInto(arena !== undefined ? arena.f64(rows) : new Float64Array(alloc(8 * rows)), m.y),
+    sums: arena !== undefined ? arena.f64(2 * rowChunks) : new Float64Array(alloc(16 * rowChunks)),
     leafEnd: new Int32Array(alloc(4 * maxLeaves)),
-    leafValue: new Float64Array(alloc(8 * maxLeaves)),
-    leafOf: new Uint16Array(alloc(2 * rows)),
+    leafValue: arena !== undefined ? arena.f64(maxLeaves) : new Float64Array(alloc(8 * maxLeaves)),
+    leafOf: arena !== undefined ? arena.u16(rows) : new Uint16Array(alloc(2 * rows)),
+    pow2: copyInto(arena !== undefined ? arena.f64(POW2_ENTRIES) : new Float64Array(alloc(8 * POW2_ENTRIES)), powersOfTwo()),
     hist: arena !== undefined ? arena.f64(slots * slotSize) : new Float64Array(alloc(8 * slots * slotSize)),
     partial: arena !== undefined ? arena.f64(histChunksMax * slotSize) : new Float64Array(alloc(8 * histChunksMax * slotSize)),
     binCounts,
@@ -816,6 +843,13 @@ export function trainForest(
     const end = mapper.offsets[j + 1] as number;
     return start + b < end ? (mapper.thresholds[start + b] as number) : Infinity;
   }
+}
+
+/** Entries of the 2^k table of the gradients' exp (k from −1100 to 0). */
+const POW2_ENTRIES = 1101;
+
+function powersOfTwo(): Float64Array {
+  return Float64Array.from({ length: POW2_ENTRIES }, (_, k) => 2 ** (k - 1100));
 }
 
 /** The constant model boosting starts from: the log-odds of the positive rate, or the mean. */

@@ -198,6 +198,7 @@ class LogisticObjective implements DifferentiableObjective {
   private readonly pool: ParallelChunks<LogisticViews>;
   private readonly w: Float64Array;
   private readonly gx: Float64Array;
+  private readonly partials: Float64Array;
 
   constructor(
     private readonly m: TrainingMatrix,
@@ -227,8 +228,6 @@ class LogisticObjective implements DifferentiableObjective {
     });
     this.partials = views.partials;
   }
-
-  private readonly partials: Float64Array;
 
   evaluate(theta: Float64Array, gradient: Float64Array): number {
     const { rows, features: f } = this.m;

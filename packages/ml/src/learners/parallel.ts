@@ -238,6 +238,11 @@ export class SharedArena {
     return new Uint32Array(this.memory.buffer, this.take(4 * length), length);
   }
 
+  /** A zeroed Uint16Array of `length` in the arena. */
+  u16(length: number): Uint16Array {
+    return new Uint16Array(this.memory.buffer, this.take(2 * length), length);
+  }
+
   /** A zeroed Uint8Array of `length` in the arena. */
   u8(length: number): Uint8Array {
     return new Uint8Array(this.memory.buffer, this.take(length), length);

@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { LearnerParameterError, TrainingAbortedError, TrainingDataError } from "../learners/errors.js";
 import { trainLearner } from "../learners/registry.js";
 import { makeLogistic, makeXor } from "../learners/synthetic.js";
@@ -99,6 +100,13 @@ describe("trainInWorker", () => {
     const error = await trainInWorker({ learner: "Two-Class Logistic Regression", matrix: { ...bad, y }, seed: 1 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TrainingDataError);
     expect((error as TrainingDataError).problem).toMatch(/y\[5\] is 3/);
+  });
+
+  it("finds the built worker entry from built ESM, whatever the cwd", () => {
+    const built = path.join(root, "packages/ml/dist/worker/train-in-worker.js");
+    const script = `import { defaultWorkerPath } from ${JSON.stringify(pathToFileURL(built).href)}; console.log(defaultWorkerPath());`;
+    const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], { cwd: tmpdir(), encoding: "utf8" });
+    expect(run.stdout.trim()).toBe(path.join(root, "packages/ml/dist/worker/train-worker.js"));
   });
 
   it("rejects with TrainingWorkerError carrying the cause when the worker crashes or exits", async () => {

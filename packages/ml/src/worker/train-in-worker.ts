@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { LearnerName, TrainedModel, TrainingMatrix } from "../model.js";
 import { TrainingAbortedError } from "../learners/errors.js";
@@ -102,15 +103,16 @@ export async function trainInWorker(options: TrainInWorkerOptions): Promise<Trai
 }
 
 /**
- * `dist/worker/train-worker.js` of this package: found by walking up from `__dirname` to the package's
- * package.json under CommonJS (jest runs src/ that way), else by resolving `@retrain/ml` from the cwd.
- * Throws WorkerEntryNotFoundError listing what was tried.
+ * `dist/worker/train-worker.js` of this package. Looked for from this module's own location — `__dirname`
+ * under CommonJS (jest runs src/ that way), else the file URL V8 puts in a stack trace (built ESM, where
+ * `import.meta` is not usable because the same source also runs as CommonJS) — then by resolving
+ * `@retrain/ml` from the cwd. Throws WorkerEntryNotFoundError listing what was tried.
  */
 export function defaultWorkerPath(): string {
   const tried: string[] = [];
   const candidates: string[] = [];
-  if (typeof __dirname === "string") {
-    const root = packageRoot(__dirname);
+  for (const here of [typeof __dirname === "string" ? __dirname : undefined, moduleDirectoryFromStack()]) {
+    const root = here === undefined ? undefined : packageRoot(path.resolve(here));
     if (root !== undefined) candidates.push(path.join(root, "dist", "worker", "train-worker.js"));
   }
   try {
@@ -124,6 +126,17 @@ export function defaultWorkerPath(): string {
     tried.push(candidate);
   }
   throw new WorkerEntryNotFoundError(tried);
+}
+
+/** The directory of this module, read from the location V8 reports for this function's frame. */
+function moduleDirectoryFromStack(): string | undefined {
+  const match = /(file:\/\/\S+?)\/train-in-worker\.[cm]?[jt]s:\d+:\d+/.exec(new Error().stack ?? "");
+  if (match?.[1] === undefined) return undefined;
+  try {
+    return fileURLToPath(match[1]);
+  } catch {
+    return undefined;
+  }
 }
 
 function packageRoot(start: string): string | undefined {

@@ -22,6 +22,15 @@ export default tseslint.config(
   },
   {
     files: ["**/*.mjs", "**/*.js"],
-    languageOptions: { globals: { process: "readonly", console: "readonly", URL: "readonly", setTimeout: "readonly", clearTimeout: "readonly", Buffer: "readonly" } },
+    languageOptions: {
+      globals: Object.fromEntries(
+        [
+          "process", "console", "URL", "URLSearchParams", "Buffer", "fetch", "performance", "AbortController", "AbortSignal",
+          "setTimeout", "clearTimeout", "setInterval", "clearInterval", "setImmediate", "clearImmediate", "queueMicrotask",
+          "structuredClone", "TextEncoder", "TextDecoder",
+        ].map((name) => [name, "readonly"]),
+      ),
+    },
+    rules: { "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }] },
   },
 );

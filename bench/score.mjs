@@ -1,4 +1,3 @@
-/* global fetch */
 // pnpm bench:score — RRS execute on the scoring host vs a bare node:http JSON endpoint, in the same
 // run, on loopback. Both servers run as their own processes (autocannon gets this one): ours is the
 // built services/scoring/dist/main.js (filesystem store, in-memory bus) serving one endpoint at

@@ -33,3 +33,23 @@ function clientOf(shared: MemoryBus): TestBus {
     },
   };
 }
+
+describe("MemoryBus specifics", () => {
+  it("gives a group only what is published after it first subscribed (deliver policy new), and keeps its queue without subscribers", async () => {
+    const { sampleEvent } = await import("./bus.contract.js");
+    const bus = new MemoryBus({ logger: silentLogger() });
+    const early = sampleEvent("before the group existed");
+    await bus.publish(early);
+    const seen: string[] = [];
+    const first = await bus.subscribe({ group: "late", types: [early.type], handler: async (e) => void seen.push(e.id) });
+    await first.close({ graceMs: 0 });
+    const queued = sampleEvent("while nobody listened");
+    await bus.publish(queued);
+    const got = new Promise<string>((resolve) => {
+      void bus.subscribe({ group: "late", types: [early.type], handler: async (e) => resolve(e.id) });
+    });
+    expect(await got).toBe(queued.id);
+    expect(seen).not.toContain(early.id);
+    await bus.close({ graceMs: 0 });
+  });
+});

@@ -22,3 +22,30 @@ describeBusContract("NATS JetStream (real nats-server)", async () => {
     },
   };
 });
+
+describe("NatsBus specifics", () => {
+  it("creates file-backed event and dead-letter streams with the duplicate window, and refuses group names that are not subject tokens", async () => {
+    const { connect } = await import("@nats-io/transport-node");
+    const { jetstreamManager } = await import("@nats-io/jetstream");
+    const server = await startNatsServer();
+    const prefix = uniqueName("spec");
+    const bus = await connectNatsBus({ servers: server.url, prefix, logger: silentLogger(), duplicateWindowMs: 60_000 });
+    const nc = await connect({ servers: server.url });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const name = `RETRAIN_${prefix.toUpperCase().replace(/-/g, "_")}`;
+      const events = await jsm.streams.info(name);
+      expect(events.config.subjects).toEqual([`${prefix}.>`]);
+      expect(events.config.storage).toBe("file");
+      expect(events.config.duplicate_window).toBe(60_000 * 1_000_000);
+      const dlq = await jsm.streams.info(`${name}_DLQ`);
+      expect(dlq.config.subjects).toEqual([`${prefix}_dlq.>`]);
+      await expect(bus.subscribe({ group: "a.b", types: [], handler: async () => undefined })).rejects.toMatchObject({ name: "BusError", code: "InvalidArgument" });
+    } finally {
+      await nc.close();
+      await bus.destroy();
+      await bus.close({ graceMs: 0 });
+      await server.stop();
+    }
+  });
+});

@@ -113,7 +113,7 @@ describe("hot swap under load", () => {
       }
       // Spread the swaps over the load window.
       const due = loadStarted + ((i + 1) * MIN_LOAD_MS) / PATCHES;
-      while (performance.now() < due) await new Promise((resolve) => setTimeout(resolve, 5));
+      while (performance.now() < due) await new Promise((resolve) => setTimeout(resolve, 5)); // time-based by design: paces the swaps across the load window
     }
     stop = true;
     await Promise.all(loops);

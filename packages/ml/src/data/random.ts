@@ -14,7 +14,7 @@ export class SeededRandom {
   private s2: number;
   private s3: number;
 
-  /** `seed`: any safe integer (its high 21 bits are mixed in too). */
+  /** `seed`: every safe integer is accepted (its high 21 bits are mixed in too). */
   constructor(seed: number) {
     if (!Number.isSafeInteger(seed)) throw new DatasetError("InvalidArgument", `seed must be a safe integer; got ${seed}`);
     const high = Math.floor(seed / 4294967296);

@@ -26,7 +26,7 @@ async function until(predicate: () => boolean, timeoutMs = 20_000): Promise<void
   const deadline = Date.now() + timeoutMs;
   while (!predicate()) {
     if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await new Promise((resolve) => setTimeout(resolve, 5)); // time-based by design: a poll interval, bounded by the deadline
   }
 }
 

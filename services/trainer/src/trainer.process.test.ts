@@ -8,6 +8,7 @@ import { jobIdForRun, parseJob } from "@retrain/bes";
 import { AzureBlobStore, readJson } from "@retrain/blob";
 import { connectNatsBus, type NatsBus } from "@retrain/bus";
 import { createEvent, EventTypes, exampleData, ulid, type CloudEvent } from "@retrain/contracts";
+import { decodeIlearner } from "@retrain/ml";
 import { silentLogger } from "@retrain/telemetry";
 import { Cleanup, freePort, spawnManaged, startAzurite, startNatsServer, tempDir, uniqueName, waitFor, waitForPort, type ManagedProcess } from "@retrain/testing";
 import { binaryCsv } from "./test-support.js";
@@ -21,12 +22,15 @@ describe("trainer process on NATS JetStream + Azurite", () => {
   let store: AzureBlobStore;
   let bus: NatsBus;
   let trainer: ManagedProcess | undefined;
+  let trainerUrl = "";
+  let azuriteConnection = "";
   const trained: Array<CloudEvent<typeof EventTypes.ModelTrained>> = [];
   const failed: Array<CloudEvent<typeof EventTypes.TrainingFailed>> = [];
 
   async function startTrainer(): Promise<ManagedProcess> {
     const port = await freePort();
     const proc = spawnManaged(process.execPath, [join(root, "services/trainer/dist/main.js")], { env: { ...env, TRAINER_PORT: String(port) } });
+    trainerUrl = `http://127.0.0.1:${port}`;
     try {
       await waitForPort(port, "127.0.0.1", 30_000);
     } catch (error) {
@@ -41,6 +45,7 @@ describe("trainer process on NATS JetStream + Azurite", () => {
     cleanup.add(() => nats.stop());
     const azurite = await startAzurite();
     cleanup.add(() => azurite.stop());
+    azuriteConnection = azurite.connectionString;
     const dir = await tempDir();
     cleanup.add(() => dir.remove());
     const config = join(dir.path, "retrain.yaml");
@@ -109,6 +114,44 @@ describe("trainer process on NATS JetStream + Azurite", () => {
     expect(got.data.metrics["AUC"]).toBeGreaterThan(0.8);
     expect(got.data.model.blob.name).toMatch(/\.ilearner$/);
     expect((await store.head(got.data.model.blob.name))?.size).toBe(got.data.model.blob.size);
+  }, 90_000);
+
+  it("serves the documented BES client protocol on Azurite: submit → start → poll every second → download via Base+Relative+SAS", async () => {
+    await store.put("uploads/bes-input.csv", Buffer.from(binaryCsv(3000, 8)), { contentType: "text/csv" });
+    const container = env["AZURE_STORAGE_CONTAINER"] ?? "";
+    const headers = { authorization: `Bearer ${KEY}`, "content-type": "application/json" };
+    const base = `${trainerUrl}/workspaces/ws-proc/services/quick`;
+    const submit = await fetch(`${base}/jobs?api-version=2.0`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({
+        Inputs: { input1: { ConnectionString: azuriteConnection, RelativeLocation: `${container}/uploads/bes-input.csv` } },
+        Outputs: { output1: { ConnectionString: azuriteConnection, RelativeLocation: `/${container}/results/model.ilearner` } },
+      }),
+    });
+    expect(submit.status).toBe(200);
+    const id = (await submit.json()) as string;
+    expect((await fetch(`${base}/jobs/${id}/start?api-version=2.0`, { method: "POST", headers })).status).toBe(204);
+    // The classic clients poll once per second until Finished, Failed or Cancelled.
+    const status = await waitFor(
+      async () => {
+        const body = (await (await fetch(`${base}/jobs/${id}?api-version=2.0`, { headers })).json()) as {
+          StatusCode: string;
+          Results: Record<string, { BaseLocation: string; RelativeLocation: string; SasBlobToken: string }> | null;
+        };
+        return ["Finished", "Failed", "Cancelled"].includes(body.StatusCode) && body;
+      },
+      { timeoutMs: 60_000, intervalMs: 1_000 },
+    );
+    expect(status.StatusCode).toBe("Finished");
+    const model = status.Results?.["output1"];
+    expect(model?.RelativeLocation).toBe(`${container}/results/model.ilearner`);
+    expect(model?.SasBlobToken).toMatch(/sp=r/);
+    const download = await fetch(`${model?.BaseLocation}${model?.RelativeLocation}${model?.SasBlobToken}`);
+    expect(download.status).toBe(200);
+    const bytes = Buffer.from(await download.arrayBuffer());
+    expect(decodeIlearner(bytes).learner).toBe("Two-Class Logistic Regression");
+    expect(status.Results?.["output2"]?.RelativeLocation).toMatch(/output2\.csv$/);
   }, 90_000);
 
   it("a bad CSV → TrainingFailed with the line", async () => {

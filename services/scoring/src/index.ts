@@ -7,6 +7,7 @@ export { ScoringHost, ModelRejectedError } from "./host.js";
 export type { ModelChangeResult, PreparedModel, ScoringHostOptions } from "./host.js";
 export { KeyVault, KeyVaultError, generateApiKey, loadOrCreateKek, parseKek } from "./key-vault.js";
 export { ModelLoadError, ScoreInputError, InputColumn } from "./model-runtime.js";
+export { createMlRuntime } from "./ml-runtime.js";
 export type { Cell, LoadedModel, ModelInfo, ModelRuntime, ScoredTable } from "./model-runtime.js";
 export { planModelChange, servingLabel, targetKeyOf, defaultModelId } from "./model-updates.js";
 export type { ChangePlan, ModelCandidate, ModelChange } from "./model-updates.js";

@@ -1,0 +1,94 @@
+import { readJson, updateJson, type BlobStore, type UpdateJsonResult } from "@retrain/blob";
+import { Metrics, ModelTrained, type ChampionMetrics } from "@retrain/contracts";
+import { z } from "zod";
+
+/** Where a run's evaluation stands: decided by the policy, or waiting for (then decided by) a person. */
+export const EvaluationState = z.enum(["approved", "rejected", "awaiting-approval"]);
+export type EvaluationState = z.infer<typeof EvaluationState>;
+
+/** What the evaluator learned about one target's champion. */
+export const ChampionOutcome = z.object({
+  target: z.string(),
+  /** `served`: scored on the holdout; `none`: the target serves no model yet; `unscorable`: its model does not fit the holdout. */
+  status: z.enum(["served", "none", "unscorable"]),
+  modelId: z.string().optional(),
+  revision: z.number().int().optional(),
+  runSequence: z.number().int().nullable().optional(),
+  metrics: Metrics.optional(),
+  /** Why it is `none` or `unscorable`. */
+  note: z.string().optional(),
+});
+export type ChampionOutcome = z.infer<typeof ChampionOutcome>;
+
+/** A manual approval request and who settled it. */
+export const ApprovalRequest = z.object({
+  state: z.enum(["pending", "approved", "rejected"]),
+  requestedAt: z.string(),
+  /** The principal's name (key name) that approved or rejected. */
+  decidedBy: z.string().optional(),
+  decidedAt: z.string().optional(),
+  /** The reason the person gave. */
+  comment: z.string().optional(),
+});
+export type ApprovalRequest = z.infer<typeof ApprovalRequest>;
+
+/** One run's evaluation: `evaluator/evaluations/{runId}.json`. Every change is one compare-and-set. */
+export const EvaluationDocument = z.object({
+  version: z.literal(1),
+  runId: z.string(),
+  /** The workspace of the run's training web service: whose keys may read and decide it. */
+  workspace: z.string(),
+  /** The ModelTrained data judged (plan, challenger model, holdout). */
+  trained: ModelTrained,
+  state: EvaluationState,
+  /** Challenger metrics on the holdout, computed here with the same functions as the champions'. */
+  challenger: Metrics,
+  champions: z.array(ChampionOutcome),
+  /** The latest human-readable reason (the policy's, or the person's decision). */
+  reason: z.string(),
+  evaluatedAt: z.string(),
+  decidedAt: z.string().optional(),
+  approval: ApprovalRequest.optional(),
+  /** Event ids processed (ModelTrained deliveries). */
+  inbox: z.array(z.string()),
+  /** Events recorded with a change and not yet published. */
+  outbox: z.array(z.unknown()),
+});
+export type EvaluationDocument = z.infer<typeof EvaluationDocument>;
+
+/** The champions' metric sets as events carry them (scored champions only). */
+export function championMetrics(champions: readonly ChampionOutcome[]): ChampionMetrics[] {
+  return champions.flatMap((c) =>
+    c.status === "served" && c.metrics !== undefined ? [{ target: c.target, ...(c.modelId !== undefined ? { modelId: c.modelId } : {}), metrics: c.metrics }] : [],
+  );
+}
+
+const PREFIX = "evaluator/evaluations/";
+const parse = (value: unknown): EvaluationDocument => EvaluationDocument.parse(value);
+
+/** The evaluator's documents in the blob store, one per run. */
+export class Evaluations {
+  constructor(private readonly store: BlobStore) {}
+
+  nameOf(runId: string): string {
+    return `${PREFIX}${encodeURIComponent(runId)}.json`;
+  }
+
+  async get(runId: string): Promise<EvaluationDocument | undefined> {
+    return (await readJson(this.store, this.nameOf(runId), parse))?.value;
+  }
+
+  /** Compare-and-set on a run's document; `mutate` returns undefined for "no change" and must be pure. */
+  async update(runId: string, mutate: (current: EvaluationDocument | undefined) => EvaluationDocument | undefined): Promise<UpdateJsonResult<EvaluationDocument>> {
+    return updateJson(this.store, this.nameOf(runId), parse, mutate);
+  }
+
+  /** Every evaluation document (for listings and the relay at start). */
+  async *all(): AsyncIterable<EvaluationDocument> {
+    for await (const blob of this.store.list(PREFIX)) {
+      if (!blob.name.endsWith(".json")) continue;
+      const doc = (await readJson(this.store, blob.name, parse))?.value;
+      if (doc !== undefined) yield doc;
+    }
+  }
+}

@@ -1,0 +1,37 @@
+// The evaluator as its own process: wiring only.
+import { connectBus, keyVerifier, openBlobStore, readConfigFile } from "@retrain/runtime";
+import { ConfigError, createHttpApp, createShutdown, startHttpServer } from "@retrain/service-kit";
+import { createLogger, setupTelemetry } from "@retrain/telemetry";
+import { createEvaluator } from "./app.js";
+import { loadEvaluatorConfig } from "./config.js";
+import { ScoringClient } from "./scoring-client.js";
+
+const config = loadEvaluatorConfig();
+const scoringKey = config.EVALUATOR_SCORING_KEY ?? config.RETRAIN_ADMIN_KEY;
+if (scoringKey === undefined) {
+  throw new ConfigError([{ variable: "EVALUATOR_SCORING_KEY", problem: "is required (or RETRAIN_ADMIN_KEY): the key the scoring host is asked with" }]);
+}
+const logger = createLogger({ name: "evaluator", level: config.LOG_LEVEL });
+const telemetry = setupTelemetry({ serviceName: "retrain-evaluator", logger });
+const shutdown = createShutdown({ logger, graceMs: config.SHUTDOWN_GRACE });
+const file = await readConfigFile(config.RETRAIN_CONFIG);
+const store = openBlobStore(config);
+const bus = await connectBus(config, logger, "evaluator");
+const evaluator = createEvaluator({
+  store,
+  bus,
+  logger,
+  verifyKey: keyVerifier({ workspaces: file.workspaces, ...(config.RETRAIN_ADMIN_KEY !== undefined ? { adminKey: config.RETRAIN_ADMIN_KEY } : {}) }),
+  champions: new ScoringClient({ baseUrl: config.EVALUATOR_SCORING_URL, apiKey: scoringKey, timeoutMs: config.EVALUATOR_SCORING_TIMEOUT }),
+  concurrency: config.EVALUATOR_CONCURRENCY,
+});
+const { app } = createHttpApp({ serviceName: "evaluator", logger, routes: (router) => evaluator.registerRoutes(router), shutdownSignal: shutdown.signal });
+const server = await startHttpServer(app, { port: config.EVALUATOR_PORT, host: config.EVALUATOR_HOST, logger });
+await evaluator.start();
+
+shutdown.onShutdown(() => server.close(config.SHUTDOWN_GRACE), "drain");
+shutdown.onShutdown(() => evaluator.stop(config.SHUTDOWN_GRACE), "drain");
+shutdown.onShutdown(() => bus.close({ graceMs: 0 }), "close");
+shutdown.onShutdown(() => telemetry.shutdown(), "close");
+shutdown.installSignalHandlers();
+logger.info({ url: server.url, bus: config.BUS, blob: config.BLOB, scoring: config.EVALUATOR_SCORING_URL }, "evaluator ready");

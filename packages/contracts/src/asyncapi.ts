@@ -28,16 +28,17 @@ function eventSchema(type: EventType): JsonObject {
 }
 
 function exampleEvent(type: EventType): JsonObject {
-  const data = exampleData(type) as { runId: string };
+  const data = exampleData(type) as { runId?: string };
   return {
     specversion: "1.0",
-    id: deterministicEventId(data.runId, type),
+    // An upstream event carries no run: its id is the sender's own.
+    id: data.runId !== undefined ? deterministicEventId(data.runId, type) : "6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f",
     source: `/retrain/${catalog[type].producedBy[0] ?? "retrain"}`,
     type,
     time: "2026-11-28T20:15:03.412Z",
     datacontenttype: "application/json",
     traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-    runid: data.runId,
+    ...(data.runId !== undefined ? { runid: data.runId } : {}),
     data,
   };
 }

@@ -2,6 +2,7 @@ import type { z } from "zod";
 import {
   BatchJobQueued,
   DataArrived,
+  DatasetAvailable,
   EndpointUpdated,
   EventTypes,
   ModelApproved,
@@ -105,6 +106,13 @@ export const catalog = {
     "A Batch Execution Service job was started (over the BES API or for a run) and waits for a worker of its host. An internal command: only the owning service consumes it.",
     ["trainer", "scoring"],
     ["trainer", "scoring"],
+  ),
+  [EventTypes.DatasetAvailable]: entry(
+    "DatasetAvailable",
+    DatasetAvailable,
+    "Upstream-facing: a new dataset for a pipeline is available (a URL on an allowed host, or a blob of the store). Posted to ingestion's POST /v1/events; ingestion copies it in and starts a run unless the same content already did.",
+    ["upstream"],
+    ["ingestion"],
   ),
 } as const;
 

@@ -1,5 +1,6 @@
 import {
   createEvent,
+  DatasetAvailable,
   decodeEvent,
   deterministicEventId,
   encodeEvent,
@@ -9,6 +10,7 @@ import {
   exampleData,
   MAX_EVENT_BYTES,
   parseEvent,
+  randomEventId,
   targetKey,
   ulid,
   type EventData,
@@ -18,10 +20,21 @@ const source = "/retrain/test";
 
 describe("the event catalog", () => {
   it.each(eventTypes)("%s: the example round-trips through encode/decode", (type) => {
-    const event = createEvent(type, exampleData(type), { source });
+    const runId = (exampleData(type) as { runId?: string }).runId;
+    // An event without a run (the upstream-facing DatasetAvailable) needs an id from its sender.
+    const event = createEvent(type, exampleData(type), { source, ...(runId === undefined ? { id: randomEventId() } : {}) });
     const decoded = decodeEvent(encodeEvent(event));
     expect(decoded).toEqual(event);
-    expect(decoded.runid).toBe((exampleData(type) as { runId: string }).runId);
+    expect(decoded.runid).toBe(runId);
+  });
+
+  it("accepts a DatasetAvailable naming a URL or a store blob, and refuses one naming both or neither", () => {
+    const ok = (dataset: unknown) => DatasetAvailable.safeParse({ pipeline: "p", dataset }).success;
+    expect(ok({ url: "https://a.blob.core.windows.net/c/x.csv" })).toBe(true);
+    expect(ok({ blobName: "uploads/x.csv" })).toBe(true);
+    expect(ok({ url: "https://a.blob.core.windows.net/c/x.csv", blobName: "x" })).toBe(false);
+    expect(ok({})).toBe(false);
+    expect(ok({ url: "file:///etc/passwd" })).toBe(false);
   });
 
   it("derives the same id for the same (run, type, target) and different ids otherwise", () => {

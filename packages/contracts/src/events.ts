@@ -12,6 +12,7 @@ export const EventTypes = {
   EndpointUpdated: "retrain.endpoint.updated.v1",
   PromotionFailed: "retrain.promotion.failed.v1",
   BatchJobQueued: "retrain.batch-job.queued.v1",
+  DatasetAvailable: "retrain.dataset.available.v1",
 } as const;
 /** One of the catalog's event type names. */
 export type EventType = (typeof EventTypes)[keyof typeof EventTypes];
@@ -162,3 +163,25 @@ export const BatchJobQueued = z.object({
   runId: z.string().min(1).max(64).optional(),
 });
 export type BatchJobQueued = z.infer<typeof BatchJobQueued>;
+
+/** Where an upstream system's dataset is: an https URL on an allow-listed host, or a blob of Retrain's own store. */
+export const DatasetLocation = z.union([
+  z.object({ url: z.url({ protocol: /^https?$/ }).max(4096) }).strict(),
+  z.object({ blobName: z.string().min(1).max(1024) }).strict(),
+]);
+export type DatasetLocation = z.infer<typeof DatasetLocation>;
+
+/**
+ * Upstream-facing: a new dataset for a pipeline is available. Posted by an upstream system to
+ * ingestion's `POST /v1/events` (CloudEvents HTTP binding); ingestion copies the dataset into its
+ * store and starts a run (one DataArrived), deduped by content. Carries no run: it asks for one.
+ */
+export const DatasetAvailable = z.object({
+  pipeline: z.string().min(1).max(128),
+  dataset: DatasetLocation,
+  /** Hex SHA-256 of the content when the sender knows it: checked after the copy, and lets a known dataset skip the download. */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  /** Who or what produced the dataset (recorded as the run trigger's `by`). */
+  by: z.string().max(256).optional(),
+});
+export type DatasetAvailable = z.infer<typeof DatasetAvailable>;

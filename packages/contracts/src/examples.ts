@@ -108,6 +108,12 @@ export const examples: Record<(typeof EventTypes)[keyof typeof EventTypes], unkn
     service: "bike-rental-training",
     runId: run.runId,
   },
+  [EventTypes.DatasetAvailable]: {
+    pipeline: "bike-rental",
+    dataset: { url: "https://contosodata.blob.core.windows.net/exports/bike-rental/2026-11-28.csv" },
+    sha256: dataset.sha256,
+    by: "contoso-etl",
+  },
   [EventTypes.PromotionFailed]: {
     ...run,
     target,

@@ -29,6 +29,8 @@ export {
   EndpointUpdated,
   PromotionFailed,
   BatchJobQueued,
+  DatasetLocation,
+  DatasetAvailable,
 } from "./events.js";
 export type { EventType } from "./events.js";
 export { catalog, eventTypes, isEventType, exampleData } from "./catalog.js";

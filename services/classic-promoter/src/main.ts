@@ -1,0 +1,34 @@
+// The classic promoter as its own process: wiring only.
+import { connectBus, openBlobStore } from "@retrain/runtime";
+import { createHttpApp, createShutdown, startHttpServer } from "@retrain/service-kit";
+import { createLogger, setupTelemetry } from "@retrain/telemetry";
+import { createClassicPromoter } from "./app.js";
+import { loadClassicPromoterConfig } from "./config.js";
+
+const config = loadClassicPromoterConfig();
+const logger = createLogger({ name: "classic-promoter", level: config.LOG_LEVEL });
+const telemetry = setupTelemetry({ serviceName: "retrain-classic-promoter", logger });
+const shutdown = createShutdown({ logger, graceMs: config.SHUTDOWN_GRACE });
+const store = openBlobStore(config);
+const bus = await connectBus(config, logger, "classic-promoter");
+const promoter = createClassicPromoter({
+  store,
+  bus,
+  logger,
+  scoringUrl: config.PROMOTER_SCORING_URL,
+  scoringKey: config.PROMOTER_SCORING_KEY,
+  modelUrlLifetimeMs: config.PROMOTER_MODEL_URL_LIFETIME,
+  smokeTimeoutMs: config.PROMOTER_SMOKE_TIMEOUT,
+  concurrency: config.PROMOTER_CONCURRENCY,
+});
+const { app } = createHttpApp({ serviceName: "classic-promoter", logger, shutdownSignal: shutdown.signal });
+const server = await startHttpServer(app, { port: config.CLASSIC_PROMOTER_PORT, host: config.CLASSIC_PROMOTER_HOST, logger });
+await promoter.start();
+
+shutdown.onShutdown(() => server.close(config.SHUTDOWN_GRACE), "drain");
+shutdown.onShutdown(() => promoter.stop(config.SHUTDOWN_GRACE), "drain");
+shutdown.onShutdown(() => bus.close({ graceMs: 0 }), "close");
+shutdown.onShutdown(() => store.close(), "close");
+shutdown.onShutdown(() => telemetry.shutdown(), "close");
+shutdown.installSignalHandlers();
+logger.info({ url: server.url, scoring: config.PROMOTER_SCORING_URL, bus: config.BUS, blob: config.BLOB }, "classic-promoter ready");

@@ -1,0 +1,117 @@
+import type { IncomingHttpHeaders } from "node:http";
+import type { Readable } from "node:stream";
+import { isBlobError, validateBlobName } from "@retrain/blob";
+import { EventTypes, EventValidationError, parseEvent, type CloudEvent } from "@retrain/contracts";
+import { HttpError, assertWorkspaceAccess, type Principal } from "@retrain/service-kit";
+import { ingestDataset, requirePipeline, type IntakeDeps, type RunAccepted } from "../intake.js";
+import { workspaceOf } from "../pipelines.js";
+import { openRemoteDataset } from "../remote-source.js";
+
+/** The one upstream event ingestion accepts. */
+export type DatasetAvailableEvent = CloudEvent<typeof EventTypes.DatasetAvailable>;
+
+const ENVELOPE_ATTRIBUTES = ["specversion", "id", "source", "type", "time", "subject", "dataschema", "traceparent", "tracestate"] as const;
+
+function invalid(message: string, field: string, code = "InvalidCloudEvent"): HttpError {
+  return new HttpError(400, code, message, { details: [{ code: "InvalidValue", target: field, message }] });
+}
+
+/**
+ * Reads a CloudEvent from an HTTP request (CloudEvents HTTP binding): structured mode
+ * (`application/cloudevents+json`, the body is the event) or binary mode (`ce-*` headers, the JSON
+ * body is `data`), and validates it against the catalog. Only DatasetAvailable is accepted
+ * (400 `EventTypeNotAccepted` for any other type); an invalid event is 400 `InvalidCloudEvent`
+ * naming the field. `time`, optional in CloudEvents, defaults to now.
+ */
+export function readDatasetAvailable(headers: IncomingHttpHeaders, body: unknown, now: () => Date): DatasetAvailableEvent {
+  const mediaType = headers["content-type"]?.split(";", 1)[0]?.trim().toLowerCase() ?? "";
+  let raw: Record<string, unknown>;
+  if (mediaType === "application/cloudevents+json") {
+    if (typeof body !== "object" || body === null || Array.isArray(body)) throw invalid("A structured CloudEvent is a JSON object.", "(root)");
+    raw = { ...(body as Record<string, unknown>) };
+  } else if (mediaType === "application/cloudevents-batch+json") {
+    throw new HttpError(415, "UnsupportedMediaType", "Batched CloudEvents are not accepted; send one event per request.");
+  } else if (headers["ce-specversion"] !== undefined) {
+    if (mediaType !== "application/json") {
+      throw new HttpError(415, "UnsupportedMediaType", "The data of a binary-mode CloudEvent must be application/json.");
+    }
+    raw = { data: body, datacontenttype: "application/json" };
+    for (const attribute of ENVELOPE_ATTRIBUTES) {
+      const value = headers[`ce-${attribute}`];
+      if (typeof value === "string") raw[attribute] = value;
+    }
+    // The distributed-tracing extension travels as the plain W3C header in binary mode.
+    if (raw["traceparent"] === undefined && typeof headers.traceparent === "string") raw["traceparent"] = headers.traceparent;
+    if (raw["tracestate"] === undefined && typeof headers.tracestate === "string") raw["tracestate"] = headers.tracestate;
+  } else {
+    throw invalid("Not a CloudEvent: send application/cloudevents+json, or ce-* headers with a JSON body.", "specversion");
+  }
+  if (typeof raw["type"] === "string" && raw["type"] !== EventTypes.DatasetAvailable) {
+    throw new HttpError(400, "EventTypeNotAccepted", `Events of type '${raw["type"]}' are not accepted here; only ${EventTypes.DatasetAvailable}.`, {
+      details: [{ code: "EventTypeNotAccepted", target: "type", message: `only ${EventTypes.DatasetAvailable}` }],
+    });
+  }
+  raw["time"] ??= now().toISOString();
+  let event;
+  try {
+    event = parseEvent(raw);
+  } catch (error) {
+    if (!(error instanceof EventValidationError)) throw error;
+    throw new HttpError(400, "InvalidCloudEvent", error.message, {
+      details: (error.context.issues ?? [error.message]).map((issue, i) => ({
+        code: error.code,
+        ...(i === 0 && error.field !== undefined ? { target: error.field } : {}),
+        message: issue,
+      })),
+    });
+  }
+  if (event.type !== EventTypes.DatasetAvailable) throw invalid(`only ${EventTypes.DatasetAvailable}`, "type", "EventTypeNotAccepted");
+  return event;
+}
+
+// Other services' documents in the shared store are not datasets (each service owns its prefix).
+const PRIVATE_PREFIXES = ["ingestion/", "trainer/", "scoring/", "evaluator/", "registry/", "classic-promoter/", "new-promoter/"];
+
+/**
+ * DatasetAvailable → a run: the dataset (a URL on an allowed host, or a blob of the store) is copied in
+ * like an upload. Content the pipeline already has (by the declared sha256, or after the copy) → that run.
+ */
+export async function acceptDatasetAvailable(event: DatasetAvailableEvent, principal: Principal, deps: IntakeDeps): Promise<RunAccepted> {
+  const { data } = event;
+  const pipeline = await requirePipeline(deps, data.pipeline);
+  assertWorkspaceAccess(principal, workspaceOf(pipeline), "pipeline");
+  if (data.sha256 !== undefined) {
+    const known = await deps.runs.findBySha256(pipeline.name, data.sha256);
+    if (known !== undefined) return { ...known, deduplicated: true };
+  }
+  let source: Readable;
+  let origin: string;
+  if ("url" in data.dataset) {
+    origin = data.dataset.url;
+    source = await openRemoteDataset(data.dataset.url, deps.remote, "data.dataset.url");
+  } else {
+    const name = data.dataset.blobName;
+    origin = name;
+    const readable = !PRIVATE_PREFIXES.some((p) => name.startsWith(p)) || name.startsWith("ingestion/datasets/");
+    try {
+      if (!readable) throw new Error("private prefix");
+      validateBlobName(name);
+    } catch {
+      throw invalid(`'${name}' is not a dataset blob of the store.`, "data.dataset.blobName", "BadArgument");
+    }
+    try {
+      source = (await deps.store.get(name)).body;
+    } catch (error) {
+      if (isBlobError(error, "NotFound")) throw new HttpError(400, "DatasetNotFound", `Blob '${name}' was not found.`);
+      throw error;
+    }
+  }
+  return ingestDataset(deps, {
+    pipeline,
+    source,
+    origin,
+    trigger: { kind: "event", by: data.by ?? event.source },
+    ...(data.sha256 !== undefined ? { expectedSha256: data.sha256 } : {}),
+    ...(event.traceparent !== undefined ? { traceparent: event.traceparent } : {}),
+  });
+}

@@ -1,0 +1,38 @@
+// The ingestion service as its own process: wiring only.
+import { connectBus, keyVerifier, openBlobStore, ownStoreHost, parseSection, readConfigFile } from "@retrain/runtime";
+import { createHttpApp, createShutdown, startHttpServer } from "@retrain/service-kit";
+import { createLogger, setupTelemetry } from "@retrain/telemetry";
+import { createIngestion } from "./app.js";
+import { loadIngestionConfig } from "./config.js";
+import { IngestionFileSection, applyIngestionSection } from "./config-file.js";
+
+const config = loadIngestionConfig();
+const logger = createLogger({ name: "ingestion", level: config.LOG_LEVEL });
+const telemetry = setupTelemetry({ serviceName: "retrain-ingestion", logger });
+const shutdown = createShutdown({ logger, graceMs: config.SHUTDOWN_GRACE });
+const file = await readConfigFile(config.RETRAIN_CONFIG);
+const store = openBlobStore(config);
+const bus = await connectBus(config, logger, "ingestion");
+const ownHost = ownStoreHost(config);
+const ingestion = createIngestion({
+  store,
+  bus,
+  logger,
+  verifyKey: keyVerifier({ workspaces: file.workspaces, ...(config.RETRAIN_ADMIN_KEY !== undefined ? { adminKey: config.RETRAIN_ADMIN_KEY } : {}) }),
+  container: config.AZURE_STORAGE_CONTAINER,
+  maxDatasetBytes: config.INGESTION_MAX_DATASET_BYTES,
+  allowedHosts: config.INGESTION_ALLOWED_HOSTS.split(",").map((h) => h.trim()).filter(Boolean),
+  scheduleIntervalMs: config.INGESTION_SCHEDULE_INTERVAL,
+  ...(ownHost !== undefined ? { ownHost } : {}),
+});
+await applyIngestionSection(ingestion, parseSection(config.RETRAIN_CONFIG ?? "retrain.yaml", IngestionFileSection, file));
+const { app } = createHttpApp({ serviceName: "ingestion", logger, routes: (router) => ingestion.registerRoutes(router), shutdownSignal: shutdown.signal });
+const server = await startHttpServer(app, { port: config.INGESTION_PORT, host: config.INGESTION_HOST, logger });
+await ingestion.start();
+
+shutdown.onShutdown(() => server.close(config.SHUTDOWN_GRACE), "drain");
+shutdown.onShutdown(() => ingestion.stop(config.SHUTDOWN_GRACE), "drain");
+shutdown.onShutdown(() => bus.close({ graceMs: 0 }), "close");
+shutdown.onShutdown(() => telemetry.shutdown(), "close");
+shutdown.installSignalHandlers();
+logger.info({ url: server.url, bus: config.BUS, blob: config.BLOB }, "ingestion ready");

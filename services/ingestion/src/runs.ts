@@ -1,0 +1,238 @@
+import { isBlobError, readJson, updateJson, type BlobStore } from "@retrain/blob";
+import type { EventBus } from "@retrain/bus";
+import { BlobRef, createEvent, EventTypes, parseEvent, RunPlan, RunTrigger, type CloudEvent } from "@retrain/contracts";
+import type { Logger } from "@retrain/telemetry";
+import { z } from "zod";
+import { planFor, type StoredPipeline } from "./pipelines.js";
+
+/** One run as ingestion records it under `ingestion/runs/<pipeline>/<runId>.json`. */
+export const RunRecord = z.object({
+  runId: z.string(),
+  pipeline: z.string(),
+  runSequence: z.number().int().nonnegative(),
+  trigger: RunTrigger,
+  dataset: BlobRef,
+  /** Frozen when the run started: a later change of the pipeline does not touch it. */
+  plan: RunPlan,
+  createdAt: z.string(),
+  /** The DataArrived event's id (deterministic from the run). */
+  eventId: z.string(),
+  traceparent: z.string().optional(),
+});
+export type RunRecord = z.output<typeof RunRecord>;
+
+const RunEntry = z.object({ runId: z.string(), runSequence: z.number().int().nonnegative() });
+
+/**
+ * A pipeline's state, `ingestion/state/<pipeline>.json`: the run-sequence counter, the content index
+ * (sha256 → run) that dedupes uploads, the latest dataset (for schedules and re-runs), the last
+ * schedule tick taken, and the outbox of DataArrived events not yet published. One compare-and-set
+ * of this document takes a sequence, records the dedupe entry and queues the event together.
+ */
+export const PipelineState = z.object({
+  lastSequence: z.number().int().nonnegative(),
+  bySha256: z.record(z.string(), RunEntry),
+  latest: RunEntry.extend({ dataset: BlobRef }).optional(),
+  lastScheduleTick: z.string().optional(),
+  outbox: z.array(z.unknown()),
+});
+export type PipelineState = z.output<typeof PipelineState>;
+
+/** What starts a run. */
+export interface StartRunInput {
+  readonly pipeline: StoredPipeline;
+  readonly runId: string;
+  readonly dataset: BlobRef;
+  readonly trigger: RunTrigger;
+  /**
+   * `new-data`: content-deduped (identical content → the existing run) and becomes the latest dataset.
+   * `repeat`: a schedule tick or a re-run of a known dataset, always a new run.
+   */
+  readonly kind: "new-data" | "repeat";
+  /** A schedule tick (minute, ISO): a tick already taken (by any replica) starts nothing. */
+  readonly scheduleTick?: string;
+  readonly traceparent?: string;
+  readonly tracestate?: string;
+}
+
+/** What {@link RunLedger.start} did. */
+export type StartRunResult =
+  | { readonly outcome: "started" | "deduplicated"; readonly runId: string; readonly runSequence: number }
+  | { readonly outcome: "tick-taken" };
+
+/** Options of {@link RunLedger}. */
+export interface RunLedgerOptions {
+  readonly store: BlobStore;
+  readonly bus: EventBus;
+  readonly logger: Logger;
+  /** CloudEvent source of DataArrived. */
+  readonly source: string;
+}
+
+const STATE_PREFIX = "ingestion/state/";
+
+/** Runs' identity and their DataArrived events: sequences, dedupe, run records and the outbox relay. */
+export class RunLedger {
+  // Relays of one pipeline run one after another in this process, so concurrent requests do not
+  // publish the same outbox entries twice (across replicas the deterministic ids dedupe instead).
+  readonly #relaying = new Map<string, Promise<number>>();
+
+  constructor(private readonly options: RunLedgerOptions) {}
+
+  #state(pipeline: string): string {
+    return `${STATE_PREFIX}${pipeline}.json`;
+  }
+
+  #record(pipeline: string, runId: string): string {
+    return `ingestion/runs/${pipeline}/${runId}.json`;
+  }
+
+  async state(pipeline: string): Promise<PipelineState | undefined> {
+    return (await readJson(this.options.store, this.#state(pipeline), (v) => PipelineState.parse(v)))?.value;
+  }
+
+  async run(pipeline: string, runId: string): Promise<RunRecord | undefined> {
+    if (!/^[0-9A-Za-z]{1,64}$/.test(runId)) return undefined;
+    return (await readJson(this.options.store, this.#record(pipeline, runId), (v) => RunRecord.parse(v)))?.value;
+  }
+
+  async list(pipeline: string): Promise<RunRecord[]> {
+    const out: RunRecord[] = [];
+    for await (const blob of this.options.store.list(`ingestion/runs/${pipeline}/`)) {
+      const value = (await readJson(this.options.store, blob.name, (v) => RunRecord.parse(v)))?.value;
+      if (value !== undefined) out.push(value);
+    }
+    return out.sort((a, b) => a.runSequence - b.runSequence);
+  }
+
+  /** The run that already holds this content, if any. */
+  async findBySha256(pipeline: string, sha256: string): Promise<{ runId: string; runSequence: number } | undefined> {
+    return (await this.state(pipeline))?.bySha256[sha256];
+  }
+
+  /**
+   * Starts a run: one compare-and-set of the pipeline state takes the next sequence, records the
+   * content index entry and puts DataArrived in the outbox; then the run record is written and the
+   * outbox relayed. A failed relay is logged, not thrown: the run is committed and is relayed later.
+   */
+  async start(input: StartRunInput): Promise<StartRunResult> {
+    const name = input.pipeline.name;
+    const sha256 = input.dataset.sha256;
+    let result: StartRunResult | undefined;
+    let event: CloudEvent<typeof EventTypes.DataArrived> | undefined;
+    await updateJson(this.options.store, this.#state(name), (v) => PipelineState.parse(v), (current) => {
+      const state: PipelineState = current ?? { lastSequence: 0, bySha256: {}, outbox: [] };
+      const seen = input.kind === "new-data" && sha256 !== undefined ? state.bySha256[sha256] : undefined;
+      if (seen !== undefined) {
+        result = { outcome: "deduplicated", ...seen };
+        return undefined;
+      }
+      if (input.scheduleTick !== undefined && state.lastScheduleTick !== undefined && state.lastScheduleTick >= input.scheduleTick) {
+        result = { outcome: "tick-taken" };
+        return undefined;
+      }
+      const runSequence = state.lastSequence + 1;
+      event = createEvent(
+        EventTypes.DataArrived,
+        { runId: input.runId, pipeline: name, runSequence, trigger: input.trigger, dataset: input.dataset, plan: planFor(input.pipeline, runSequence) },
+        {
+          source: this.options.source,
+          ...(input.traceparent !== undefined ? { traceparent: input.traceparent } : {}),
+          ...(input.tracestate !== undefined ? { tracestate: input.tracestate } : {}),
+        },
+      );
+      result = { outcome: "started", runId: input.runId, runSequence };
+      const entry = { runId: input.runId, runSequence };
+      return {
+        ...state,
+        lastSequence: runSequence,
+        bySha256: input.kind === "new-data" && sha256 !== undefined ? { ...state.bySha256, [sha256]: entry } : state.bySha256,
+        ...(input.kind === "new-data" ? { latest: { ...entry, dataset: input.dataset } } : {}),
+        ...(input.scheduleTick !== undefined ? { lastScheduleTick: input.scheduleTick } : {}),
+        outbox: [...state.outbox, JSON.parse(JSON.stringify(event)) as unknown],
+      };
+    });
+    if (result === undefined) throw new Error("unreachable: the state update always decides");
+    if (result.outcome === "started" && event !== undefined) {
+      try {
+        await this.#writeRecord(event);
+        await this.relay(name);
+      } catch (error) {
+        this.options.logger.warn({ err: error, run_id: input.runId, pipeline: name }, "run committed; its DataArrived is relayed later");
+      }
+    }
+    return result;
+  }
+
+  /**
+   * Publishes the DataArrived events in a pipeline's outbox (writing a run record that a crash left
+   * unwritten first), then removes them. Safe to repeat: event ids are deterministic per run, so a
+   * publish that happened before a crash is dropped by the broker's window and the consumers' inbox.
+   */
+  relay(pipeline: string): Promise<number> {
+    const previous = this.#relaying.get(pipeline) ?? Promise.resolve(0);
+    const next = previous.catch(() => 0).then(() => this.#relayOnce(pipeline));
+    this.#relaying.set(pipeline, next);
+    const forget = () => {
+      if (this.#relaying.get(pipeline) === next) this.#relaying.delete(pipeline);
+    };
+    next.then(forget, forget);
+    return next;
+  }
+
+  async #relayOnce(pipeline: string): Promise<number> {
+    const state = await this.state(pipeline);
+    if (state === undefined || state.outbox.length === 0) return 0;
+    const sent = new Set<string>();
+    for (const raw of state.outbox) {
+      const event = parseEvent(raw);
+      if (event.type === EventTypes.DataArrived) await this.#writeRecord(event);
+      await this.options.bus.publish(event);
+      sent.add(event.id);
+    }
+    await updateJson(this.options.store, this.#state(pipeline), (v) => PipelineState.parse(v), (current) => {
+      if (current === undefined) return undefined;
+      const rest = current.outbox.filter((e) => !(isEvent(e) && sent.has(e.id)));
+      return rest.length === current.outbox.length ? undefined : { ...current, outbox: rest };
+    });
+    return sent.size;
+  }
+
+  /** Relays every pipeline's outbox (at start, and on each timer tick); failures are logged per pipeline. */
+  async relayAll(): Promise<number> {
+    let total = 0;
+    for await (const blob of this.options.store.list(STATE_PREFIX)) {
+      const pipeline = blob.name.slice(STATE_PREFIX.length).replace(/\.json$/, "");
+      try {
+        total += await this.relay(pipeline);
+      } catch (error) {
+        this.options.logger.error({ err: error, pipeline }, "relaying the outbox failed; retried on the next tick");
+      }
+    }
+    return total;
+  }
+
+  async #writeRecord(event: CloudEvent<typeof EventTypes.DataArrived>): Promise<void> {
+    const { runId, pipeline, runSequence, trigger, dataset, plan } = event.data;
+    const record: RunRecord = {
+      runId,
+      pipeline,
+      runSequence,
+      trigger,
+      dataset,
+      plan,
+      createdAt: event.time,
+      eventId: event.id,
+      ...(event.traceparent !== undefined ? { traceparent: event.traceparent } : {}),
+    };
+    try {
+      await this.options.store.put(this.#record(pipeline, runId), JSON.stringify(record), { contentType: "application/json", ifNoneMatch: "*" });
+    } catch (error) {
+      if (!isBlobError(error, "Conflict")) throw error; // already written: the record never changes
+    }
+  }
+}
+
+function isEvent(value: unknown): value is { id: string } {
+  return typeof value === "object" && value !== null && "id" in value && typeof value.id === "string";
+}

@@ -28,7 +28,11 @@ export interface TrainerDeps {
 export interface Trainer {
   readonly services: TrainingServices;
   readonly jobs: JobService;
-  registerRoutes(router: Router): void;
+  /**
+   * Registers the training-service routes and (by default) the BES routes. An embedded host serving
+   * the scoring host too passes `besRoutes: false` and registers `registerBesRoutes` once for both.
+   */
+  registerRoutes(router: Router, options?: { besRoutes?: boolean }): void;
   /** Subscribes its consumers (DataArrived; queued training jobs). */
   start(): Promise<void>;
   /** Closes its subscriptions (two-phase: in-flight jobs get `graceMs`, then are given back). */
@@ -56,8 +60,8 @@ export function createTrainer(deps: TrainerDeps): Trainer {
   return {
     services,
     jobs,
-    registerRoutes(router) {
-      registerBesRoutes(router, { jobs, verifyKey: deps.verifyKey });
+    registerRoutes(router, options = {}) {
+      if (options.besRoutes ?? true) registerBesRoutes(router, { jobs, verifyKey: deps.verifyKey });
       const auth = requireApiKey(deps.verifyKey);
       const base = "/v1/workspaces/:workspace/training-services";
       const workspaceOf = (req: Request, principal: Principal) => {

@@ -1,0 +1,37 @@
+// pnpm start — the embedded default as a long-running process: wiring only.
+import { resolve } from "node:path";
+import { parseSection, readConfigFile } from "@retrain/runtime";
+import { createShutdown, envInt, loadConfig } from "@retrain/service-kit";
+import { createLogger, setupTelemetry } from "@retrain/telemetry";
+import { applyTrainerSection, TrainerFileSection } from "@retrain/trainer";
+import { applyIngestionSection, IngestionFileSection } from "@retrain/ingestion";
+import { z } from "zod";
+import { startEmbedded } from "./embedded.js";
+
+const config = loadConfig(
+  z.object({
+    RETRAIN_PORT: envInt({ min: 0, max: 65535 }).default(8080),
+    RETRAIN_HOST: z.string().default("127.0.0.1"),
+    RETRAIN_DATA_DIR: z.string().default(".retrain-data"),
+    RETRAIN_CONFIG: z.string().optional(),
+    LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  }),
+);
+const logger = createLogger({ name: "retrain", level: config.LOG_LEVEL });
+const telemetry = setupTelemetry({ serviceName: "retrain", logger });
+const shutdown = createShutdown({ logger });
+const file = await readConfigFile(config.RETRAIN_CONFIG);
+const retrain = await startEmbedded({ dataDir: resolve(config.RETRAIN_DATA_DIR), port: config.RETRAIN_PORT, host: config.RETRAIN_HOST, logger, workspaces: file.workspaces });
+const where = config.RETRAIN_CONFIG ?? "retrain.yaml";
+await applyTrainerSection(retrain.services.trainer, parseSection(where, TrainerFileSection, file));
+await applyIngestionSection(retrain.services.ingestion, parseSection(where, IngestionFileSection, file));
+
+shutdown.onShutdown(() => retrain.stop(), "drain");
+shutdown.onShutdown(() => telemetry.shutdown(), "close");
+shutdown.installSignalHandlers();
+
+console.log(`Retrain (embedded default: in-memory bus, filesystem store) listening on ${retrain.url}`);
+console.log(`  health ${retrain.url}/healthz · readiness ${retrain.url}/readyz · metrics ${retrain.url}/metrics`);
+console.log(`  data   ${resolve(config.RETRAIN_DATA_DIR)}`);
+if (retrain.adminKeyIsNew) console.log(`  admin key (shown once; kept in the data directory): ${retrain.adminKey}`);
+console.log("Press Ctrl-C to stop.");

@@ -1,0 +1,209 @@
+// The whole retraining loop with every service as its own OS process over a real nats-server and
+// Azurite: ingestion → trainer (BES) → evaluator → classic-promoter / new-promoter → scoring.
+import { randomBytes } from "node:crypto";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { AzureBlobStore } from "@retrain/blob";
+import { connectNatsBus, type NatsBus } from "@retrain/bus";
+import { EventTypes, type AnyEvent } from "@retrain/contracts";
+import { SeededRandom } from "@retrain/ml";
+import { silentLogger } from "@retrain/telemetry";
+import { Cleanup, startAzurite, startNatsServer, tempDir, uniqueName, waitFor } from "@retrain/testing";
+import { buildAll, startService, type ServiceProcess } from "./processes.js";
+
+const ADMIN = randomBytes(24).toString("base64url");
+const KEY = randomBytes(24).toString("base64url");
+const TERMINAL = new Set<string>([EventTypes.EndpointUpdated, EventTypes.PromotionFailed, EventTypes.ModelRejected, EventTypes.TrainingFailed]);
+type Result = { BaseLocation: string; RelativeLocation: string; SasBlobToken: string };
+
+/** Churn data; `drift` reverses how tenure and charges matter, `noise` makes the labels random. */
+function churnCsv(rows: number, seed: number, noise = false, drift = false): string {
+  const random = new SeededRandom(seed);
+  const lines = ["tenure,charges,plan,label"];
+  for (let i = 0; i < rows; i++) {
+    const tenure = random.nextFloat() * 60;
+    const charges = 20 + random.nextFloat() * 100;
+    const plan = ["basic", "plus", "pro"][random.nextInt(3)] ?? "basic";
+    const z = (drift ? -1 : 1) * (-0.08 * (tenure - 30) + 0.03 * (charges - 70)) + (plan === "basic" ? 0.5 : 0);
+    const label = noise ? random.nextInt(2) : random.nextFloat() < 1 / (1 + Math.exp(-z)) ? 1 : 0;
+    lines.push(`${tenure.toFixed(1)},${charges.toFixed(2)},${plan},${label}`);
+  }
+  return lines.join("\n") + "\n";
+}
+
+describe("the retraining loop across processes (NATS JetStream + Azurite)", () => {
+  const cleanup = new Cleanup();
+  const events: AnyEvent[] = [];
+  let observer: NatsBus;
+  let store: AzureBlobStore;
+  let scoring: ServiceProcess;
+  let trainer: ServiceProcess;
+  let ingestion: ServiceProcess;
+  let classicWebServiceId = "";
+
+  const call = async (base: string, method: string, path: string, body?: unknown, contentType = "application/json"): Promise<{ status: number; body: unknown; headers: Headers }> => {
+    const response = await fetch(`${base}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${KEY}`, ...(body !== undefined ? { "content-type": contentType } : {}) },
+      ...(body !== undefined ? { body: typeof body === "string" ? body : JSON.stringify(body) } : {}),
+    });
+    const text = await response.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text === "" ? undefined : JSON.parse(text);
+    } catch {
+      // not JSON
+    }
+    return { status: response.status, body: parsed, headers: response.headers };
+  };
+
+  const endOf = (runId: string) =>
+    waitFor(() => events.find((e) => TERMINAL.has(e.type) && (e.data as { runId: string }).runId === runId), { timeoutMs: 90_000, description: `run ${runId} to end` });
+
+  async function servedModel(): Promise<string> {
+    const endpoint = (await call(scoring.url, "GET", `/workspaces/e2e/webservices/${classicWebServiceId}/endpoints/ep1`)).body as { ApiLocation: string; PrimaryKey: string };
+    const response = await fetch(`${endpoint.ApiLocation}/execute?api-version=2.0`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${endpoint.PrimaryKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ Inputs: { input1: { ColumnNames: ["tenure", "charges", "plan"], Values: [["3", "99.5", "basic"]] } }, GlobalParameters: {} }),
+    });
+    expect(response.status).toBe(200);
+    return response.headers.get("x-retrain-model") ?? "";
+  }
+
+  beforeAll(async () => {
+    buildAll();
+    const nats = await startNatsServer();
+    cleanup.add(() => nats.stop());
+    const azurite = await startAzurite();
+    cleanup.add(() => azurite.stop());
+    const dir = await tempDir();
+    cleanup.add(() => dir.remove());
+    const container = uniqueName("e2e");
+    const prefix = uniqueName("e2e");
+    const config = join(dir.path, "retrain.yaml");
+    const target = (webService: string) => `{ kind: classic, workspace: e2e, webService: ${webService}, endpoint: ep1, resourceName: "Churn [trained model]", createIfMissing: true }`;
+    await writeFile(
+      config,
+      [
+        "workspaces:",
+        `  - { id: e2e, keys: { primary: ${KEY} } }`,
+        "trainingServices:",
+        "  - { workspace: e2e, name: churn-training, learner: Two-Class Logistic Regression, label: label, parameters: { l1RegularizationWeight: 0, l2RegularizationWeight: 1 } }",
+        "pipelines:",
+        "  - name: churn",
+        "    trainingWebService: { workspace: e2e, service: churn-training }",
+        "    evaluation: { mode: automatic, primaryMetric: AUC, threshold: 0.6 }",
+        `    targets: [ ${target("churn")} ]`,
+        "    split: { fraction: 0.25, seed: 11 }",
+        "  - name: churn-arm",
+        "    trainingWebService: { workspace: e2e, service: churn-training }",
+        "    evaluation: { mode: automatic, primaryMetric: AUC, threshold: 0.6 }",
+        `    targets: [ { kind: new, subscription: sub-e2e, resourceGroup: rg-e2e, webService: churn-arm, resourceName: "Churn [trained model]" } ]`,
+        "    split: { fraction: 0.25, seed: 12 }",
+      ].join("\n"),
+    );
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      BUS: "nats",
+      NATS_URL: nats.url,
+      NATS_PREFIX: prefix,
+      BLOB: "azure",
+      AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString,
+      AZURE_STORAGE_CONTAINER: container,
+      RETRAIN_CONFIG: config,
+      RETRAIN_ADMIN_KEY: ADMIN,
+      LOG_LEVEL: "warn",
+      TRAINER_JOB_ACK_WAIT: "5s",
+      SCORING_KEK: randomBytes(32).toString("base64"),
+      SCORING_DATA_DIR: join(dir.path, "scoring"),
+    };
+    store = new AzureBlobStore({ connectionString: azurite.connectionString, container, createContainer: true });
+    observer = await connectNatsBus({ servers: nats.url, prefix, logger: silentLogger() });
+    cleanup.add(() => observer.close({ graceMs: 0 }));
+    await observer.subscribe({
+      group: "e2e-observer",
+      types: [EventTypes.DataArrived, EventTypes.ModelTrained, EventTypes.TrainingFailed, EventTypes.ModelApproved, EventTypes.ModelRejected, EventTypes.EndpointUpdated, EventTypes.PromotionFailed],
+      concurrency: 8,
+      handler: async (event) => void events.push(event as AnyEvent),
+    });
+    const { freePort } = await import("@retrain/testing");
+    const scoringPort = await freePort();
+    scoring = await startService("scoring", "SCORING_PORT", { ...env, SCORING_PUBLIC_URL: `http://127.0.0.1:${scoringPort}` }, scoringPort);
+    const withScoring = { ...env, EVALUATOR_SCORING_URL: scoring.url, EVALUATOR_SCORING_KEY: ADMIN, PROMOTER_SCORING_URL: scoring.url, PROMOTER_SCORING_KEY: ADMIN };
+    const others = await Promise.all([
+      startService("classic-promoter", "CLASSIC_PROMOTER_PORT", withScoring),
+      startService("new-promoter", "NEW_PROMOTER_PORT", withScoring),
+      startService("evaluator", "EVALUATOR_PORT", withScoring),
+      startService("trainer", "TRAINER_PORT", env),
+      startService("ingestion", "INGESTION_PORT", env),
+    ]);
+    for (const service of [scoring, ...others]) cleanup.add(() => service.process.stop());
+    trainer = others[3] as ServiceProcess;
+    ingestion = others[4] as ServiceProcess;
+
+    // The seed's starting point: a first model from the training web service (BES), published as
+    // a classic predictive web service and as a new (ARM) web service.
+    await store.put("uploads/churn-v0.csv", Buffer.from(churnCsv(3000, 1)), { contentType: "text/csv" });
+    const bes = "/workspaces/e2e/services/churn-training";
+    const jobId = (await call(trainer.url, "POST", `${bes}/jobs?api-version=2.0`, { Inputs: { input1: { ConnectionString: azurite.connectionString, RelativeLocation: `${container}/uploads/churn-v0.csv` } } })).body as string;
+    expect((await call(trainer.url, "POST", `${bes}/jobs/${jobId}/start?api-version=2.0`)).status).toBe(204);
+    const finished = await waitFor(
+      async () => {
+        const status = (await call(trainer.url, "GET", `${bes}/jobs/${jobId}?api-version=2.0`)).body as { StatusCode: string; Results: Record<string, Result> | null };
+        return status.StatusCode === "Finished" && status;
+      },
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
+    const model0 = finished.Results?.["output1"] as Result;
+    const classic = await call(scoring.url, "POST", "/v1/workspaces/e2e/webservices", { name: "churn", resourceName: "Churn [trained model]", model: { location: model0 }, modelId: "initial" });
+    expect(classic.status).toBe(201);
+    classicWebServiceId = (classic.body as { webService: { Id: string } }).webService.Id;
+    const arm = await call(scoring.url, "POST", "/v1/workspaces/e2e/webservices", {
+      name: "churn-arm",
+      kind: "new",
+      subscription: "sub-e2e",
+      resourceGroup: "rg-e2e",
+      resourceName: "Churn [trained model]",
+      model: { location: model0 },
+      modelId: "initial",
+    });
+    expect(arm.status).toBe(201);
+  }, 240_000);
+  afterAll(() => cleanup.run(), 60_000);
+
+  it("classic target: upload → trained → approved → endpoint created and PATCHed; RRS answers with the run's model", async () => {
+    const accepted = (await call(ingestion.url, "PUT", "/v1/pipelines/churn/datasets", churnCsv(4000, 2), "text/csv")).body as { runId: string; runSequence: number };
+    const end = await endOf(accepted.runId);
+    expect(end.type).toBe(EventTypes.EndpointUpdated);
+    if (end.type !== EventTypes.EndpointUpdated) return;
+    expect(end.data.target).toMatchObject({ kind: "classic", endpoint: "ep1" });
+    const trained = events.find((e) => e.type === EventTypes.ModelTrained && e.data.runId === accepted.runId);
+    expect(trained).toBeDefined();
+    expect(await servedModel()).toContain(end.data.model.modelId);
+  }, 120_000);
+
+  it("the same dataset uploaded again is the same run; a rejected run leaves the endpoint unchanged", async () => {
+    const csv = churnCsv(4000, 2);
+    const again = (await call(ingestion.url, "PUT", "/v1/pipelines/churn/datasets", csv, "text/csv")).body as { runId: string; deduplicated: boolean };
+    expect(again.deduplicated).toBe(true);
+    expect(events.filter((e) => e.type === EventTypes.DataArrived && e.data.runId === again.runId)).toHaveLength(1);
+    const before = await servedModel();
+    const noise = (await call(ingestion.url, "PUT", "/v1/pipelines/churn/datasets", churnCsv(3000, 3, true), "text/csv")).body as { runId: string };
+    const end = await endOf(noise.runId);
+    expect(end.type).toBe(EventTypes.ModelRejected);
+    expect(await servedModel()).toBe(before);
+  }, 120_000);
+
+  it("new (ARM) target: the web service's trained-model asset is swapped through the async pattern", async () => {
+    // Drifted data: the initial model (the champion) no longer fits, so the challenger wins on the same holdout.
+    const accepted = (await call(ingestion.url, "PUT", "/v1/pipelines/churn-arm/datasets", churnCsv(4000, 4, false, true), "text/csv")).body as { runId: string };
+    const end = await endOf(accepted.runId);
+    expect(end.type).toBe(EventTypes.EndpointUpdated);
+    if (end.type !== EventTypes.EndpointUpdated) return;
+    expect(end.data.target).toMatchObject({ kind: "new", webService: "churn-arm" });
+    const current = await fetch(`${scoring.url}/v1/subscriptions/sub-e2e/resourceGroups/rg-e2e/webServices/churn-arm/model`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    expect(current.status).toBe(200);
+    expect(((await current.json()) as { modelId: string }).modelId).toBe(end.data.model.modelId);
+  }, 120_000);
+});

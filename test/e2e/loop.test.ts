@@ -17,14 +17,14 @@ const TERMINAL = new Set<string>([EventTypes.EndpointUpdated, EventTypes.Promoti
 type Result = { BaseLocation: string; RelativeLocation: string; SasBlobToken: string };
 
 /** Churn data; `drift` reverses how tenure and charges matter, `noise` makes the labels random. */
-function churnCsv(rows: number, seed: number, noise = false, drift = false): string {
+function churnCsv(rows: number, seed: number, noise = false, drift = false, weight = 1): string {
   const random = new SeededRandom(seed);
   const lines = ["tenure,charges,plan,label"];
   for (let i = 0; i < rows; i++) {
     const tenure = random.nextFloat() * 60;
     const charges = 20 + random.nextFloat() * 100;
     const plan = ["basic", "plus", "pro"][random.nextInt(3)] ?? "basic";
-    const z = (drift ? -1 : 1) * (-0.08 * (tenure - 30) + 0.03 * (charges - 70)) + (plan === "basic" ? 0.5 : 0);
+    const z = (drift ? -1 : 1) * weight * (-0.08 * (tenure - 30) + 0.03 * (charges - 70)) + (plan === "basic" ? 0.5 : 0);
     const label = noise ? random.nextInt(2) : random.nextFloat() < 1 / (1 + Math.exp(-z)) ? 1 : 0;
     lines.push(`${tenure.toFixed(1)},${charges.toFixed(2)},${plan},${label}`);
   }
@@ -39,6 +39,7 @@ describe("the retraining loop across processes (NATS JetStream + Azurite)", () =
   let scoring: ServiceProcess;
   let trainer: ServiceProcess;
   let ingestion: ServiceProcess;
+  let evaluator: ServiceProcess;
   let classicWebServiceId = "";
 
   const call = async (base: string, method: string, path: string, body?: unknown, contentType = "application/json"): Promise<{ status: number; body: unknown; headers: Headers }> => {
@@ -123,7 +124,7 @@ describe("the retraining loop across processes (NATS JetStream + Azurite)", () =
     cleanup.add(() => observer.close({ graceMs: 0 }));
     await observer.subscribe({
       group: "e2e-observer",
-      types: [EventTypes.DataArrived, EventTypes.ModelTrained, EventTypes.TrainingFailed, EventTypes.ModelApproved, EventTypes.ModelRejected, EventTypes.EndpointUpdated, EventTypes.PromotionFailed],
+      types: [EventTypes.DataArrived, EventTypes.ModelTrained, EventTypes.TrainingFailed, EventTypes.ModelApproved, EventTypes.ModelRejected, EventTypes.ModelAwaitingApproval, EventTypes.EndpointUpdated, EventTypes.PromotionFailed],
       concurrency: 8,
       handler: async (event) => void events.push(event as AnyEvent),
     });
@@ -141,6 +142,7 @@ describe("the retraining loop across processes (NATS JetStream + Azurite)", () =
     for (const service of [scoring, ...others]) cleanup.add(() => service.process.stop());
     trainer = others[3] as ServiceProcess;
     ingestion = others[4] as ServiceProcess;
+    evaluator = others[2] as ServiceProcess;
 
     // The seed's starting point: a first model from the training web service (BES), published as
     // a classic predictive web service and as a new (ARM) web service.
@@ -206,4 +208,57 @@ describe("the retraining loop across processes (NATS JetStream + Azurite)", () =
     expect(current.status).toBe(200);
     expect(((await current.json()) as { modelId: string }).modelId).toBe(end.data.model.modelId);
   }, 120_000);
+
+  it("manual approval: the run waits, a person approves over HTTP (recorded), then it is promoted", async () => {
+    const pipeline = {
+      trainingWebService: { workspace: "e2e", service: "churn-training" },
+      evaluation: { mode: "manual", primaryMetric: "AUC" },
+      targets: [{ kind: "classic", workspace: "e2e", webService: "churn", endpoint: "manual", resourceName: "Churn [trained model]", createIfMissing: true }],
+      split: { fraction: 0.25, seed: 13 },
+    };
+    expect((await call(ingestion.url, "PUT", "/v1/pipelines/churn-manual", pipeline)).status).toBeLessThan(300);
+    const accepted = (await call(ingestion.url, "PUT", "/v1/pipelines/churn-manual/datasets", churnCsv(3000, 5), "text/csv")).body as { runId: string };
+    await waitFor(() => events.find((e) => e.type === EventTypes.ModelAwaitingApproval && e.data.runId === accepted.runId), { timeoutMs: 60_000 });
+    expect(events.some((e) => TERMINAL.has(e.type) && (e.data as { runId: string }).runId === accepted.runId)).toBe(false);
+    const approved = await call(evaluator.url, "POST", `/v1/runs/${accepted.runId}/approve`, { reason: "checked the lift chart" });
+    expect(approved.status).toBe(200);
+    const end = await endOf(accepted.runId);
+    expect(end.type).toBe(EventTypes.EndpointUpdated);
+    const approval = events.find((e) => e.type === EventTypes.ModelApproved && e.data.runId === accepted.runId);
+    expect(approval?.type === EventTypes.ModelApproved && approval.data).toMatchObject({ kind: "manual", approvedBy: "e2e/primary" });
+  }, 120_000);
+
+  it("per customer: one training web service, 10 endpoints, 10 datasets → each endpoint serves its own model", async () => {
+    const customers = Array.from({ length: 10 }, (_, i) => `cust-${i}`);
+    for (const customer of customers) {
+      const pipeline = {
+        trainingWebService: { workspace: "e2e", service: "churn-training" },
+        evaluation: { mode: "automatic", primaryMetric: "AUC", threshold: 0.5 },
+        targets: [{ kind: "classic", workspace: "e2e", webService: "churn", endpoint: customer, resourceName: "Churn [trained model]", createIfMissing: true }],
+        split: { fraction: 0.25, seed: 21 },
+      };
+      expect((await call(ingestion.url, "PUT", `/v1/pipelines/${customer}`, pipeline)).status).toBeLessThan(300);
+    }
+    const runs = await Promise.all(
+      customers.map(async (customer, i) => {
+        const csv = churnCsv(2000, 100 + i, false, i % 2 === 1, 0.5 + i * 0.3);
+        return ((await call(ingestion.url, "PUT", `/v1/pipelines/${customer}/datasets`, csv, "text/csv")).body as { runId: string }).runId;
+      }),
+    );
+    const ends = await Promise.all(runs.map((runId) => endOf(runId)));
+    expect(ends.map((e) => e.type)).toEqual(customers.map(() => EventTypes.EndpointUpdated));
+    const probabilities = await Promise.all(
+      customers.map(async (customer) => {
+        const endpoint = (await call(scoring.url, "GET", `/workspaces/e2e/webservices/${classicWebServiceId}/endpoints/${customer}`)).body as { ApiLocation: string; PrimaryKey: string };
+        const response = await fetch(`${endpoint.ApiLocation}/execute?api-version=2.0`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${endpoint.PrimaryKey}`, "content-type": "application/json" },
+          body: JSON.stringify({ Inputs: { input1: { ColumnNames: ["tenure", "charges", "plan"], Values: [["3", "99.5", "basic"]] } }, GlobalParameters: {} }),
+        });
+        const body = (await response.json()) as { Results: { output1: { value: { Values: string[][] } } } };
+        return body.Results.output1.value.Values[0]?.[1];
+      }),
+    );
+    expect(new Set(probabilities).size).toBe(10);
+  }, 180_000);
 });

@@ -1,18 +1,14 @@
 // The whole retraining loop with every service as its own OS process over a real nats-server and
 // Azurite: ingestion → trainer (BES) → evaluator → classic-promoter / new-promoter → scoring.
-import { randomBytes } from "node:crypto";
-import { writeFile } from "node:fs/promises";
-import { join } from "node:path";
-import { AzureBlobStore } from "@retrain/blob";
-import { connectNatsBus, type NatsBus } from "@retrain/bus";
+import type { AzureBlobStore } from "@retrain/blob";
 import { EventTypes, type AnyEvent } from "@retrain/contracts";
 import { SeededRandom } from "@retrain/ml";
-import { silentLogger } from "@retrain/telemetry";
-import { Cleanup, startAzurite, startNatsServer, tempDir, uniqueName, waitFor } from "@retrain/testing";
-import { buildAll, startService, type ServiceProcess } from "./processes.js";
+import { Cleanup, waitFor, type ServiceProcess } from "@retrain/testing";
+import { startDeployment, type Deployment } from "./deployment.js";
+import { buildAll } from "./processes.js";
 
-const ADMIN = randomBytes(24).toString("base64url");
-const KEY = randomBytes(24).toString("base64url");
+let ADMIN = "";
+let KEY = "";
 const TERMINAL = new Set<string>([EventTypes.EndpointUpdated, EventTypes.PromotionFailed, EventTypes.ModelRejected, EventTypes.TrainingFailed]);
 type Result = { BaseLocation: string; RelativeLocation: string; SasBlobToken: string };
 
@@ -33,8 +29,8 @@ function churnCsv(rows: number, seed: number, noise = false, drift = false, weig
 
 describe("the retraining loop across processes (NATS JetStream + Azurite)", () => {
   const cleanup = new Cleanup();
-  const events: AnyEvent[] = [];
-  let observer: NatsBus;
+  let deployment: Deployment;
+  let events: AnyEvent[] = [];
   let store: AzureBlobStore;
   let scoring: ServiceProcess;
   let trainer: ServiceProcess;
@@ -74,21 +70,9 @@ describe("the retraining loop across processes (NATS JetStream + Azurite)", () =
 
   beforeAll(async () => {
     buildAll();
-    const nats = await startNatsServer();
-    cleanup.add(() => nats.stop());
-    const azurite = await startAzurite();
-    cleanup.add(() => azurite.stop());
-    const dir = await tempDir();
-    cleanup.add(() => dir.remove());
-    const container = uniqueName("e2e");
-    const prefix = uniqueName("e2e");
-    const config = join(dir.path, "retrain.yaml");
     const target = (webService: string) => `{ kind: classic, workspace: e2e, webService: ${webService}, endpoint: ep1, resourceName: "Churn [trained model]", createIfMissing: true }`;
-    await writeFile(
-      config,
-      [
-        "workspaces:",
-        `  - { id: e2e, keys: { primary: ${KEY} } }`,
+    deployment = await startDeployment({
+      config: [
         "trainingServices:",
         "  - { workspace: e2e, name: churn-training, learner: Two-Class Logistic Regression, label: label, parameters: { l1RegularizationWeight: 0, l2RegularizationWeight: 1 } }",
         "pipelines:",
@@ -102,47 +86,19 @@ describe("the retraining loop across processes (NATS JetStream + Azurite)", () =
         "    evaluation: { mode: automatic, primaryMetric: AUC, threshold: 0.6 }",
         `    targets: [ { kind: new, subscription: sub-e2e, resourceGroup: rg-e2e, webService: churn-arm, resourceName: "Churn [trained model]" } ]`,
         "    split: { fraction: 0.25, seed: 12 }",
-      ].join("\n"),
-    );
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      BUS: "nats",
-      NATS_URL: nats.url,
-      NATS_PREFIX: prefix,
-      BLOB: "azure",
-      AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString,
-      AZURE_STORAGE_CONTAINER: container,
-      RETRAIN_CONFIG: config,
-      RETRAIN_ADMIN_KEY: ADMIN,
-      LOG_LEVEL: "warn",
-      TRAINER_JOB_ACK_WAIT: "5s",
-      SCORING_KEK: randomBytes(32).toString("base64"),
-      SCORING_DATA_DIR: join(dir.path, "scoring"),
-    };
-    store = new AzureBlobStore({ connectionString: azurite.connectionString, container, createContainer: true });
-    observer = await connectNatsBus({ servers: nats.url, prefix, logger: silentLogger() });
-    cleanup.add(() => observer.close({ graceMs: 0 }));
-    await observer.subscribe({
-      group: "e2e-observer",
-      types: [EventTypes.DataArrived, EventTypes.ModelTrained, EventTypes.TrainingFailed, EventTypes.ModelApproved, EventTypes.ModelRejected, EventTypes.ModelAwaitingApproval, EventTypes.EndpointUpdated, EventTypes.PromotionFailed],
-      concurrency: 8,
-      handler: async (event) => void events.push(event as AnyEvent),
+      ],
     });
-    const { freePort } = await import("@retrain/testing");
-    const scoringPort = await freePort();
-    scoring = await startService("scoring", "SCORING_PORT", { ...env, SCORING_PUBLIC_URL: `http://127.0.0.1:${scoringPort}` }, scoringPort);
-    const withScoring = { ...env, EVALUATOR_SCORING_URL: scoring.url, EVALUATOR_SCORING_KEY: ADMIN, PROMOTER_SCORING_URL: scoring.url, PROMOTER_SCORING_KEY: ADMIN };
-    const others = await Promise.all([
-      startService("classic-promoter", "CLASSIC_PROMOTER_PORT", withScoring),
-      startService("new-promoter", "NEW_PROMOTER_PORT", withScoring),
-      startService("evaluator", "EVALUATOR_PORT", withScoring),
-      startService("trainer", "TRAINER_PORT", env),
-      startService("ingestion", "INGESTION_PORT", env),
-    ]);
-    for (const service of [scoring, ...others]) cleanup.add(() => service.process.stop());
-    trainer = others[3] as ServiceProcess;
-    ingestion = others[4] as ServiceProcess;
-    evaluator = others[2] as ServiceProcess;
+    cleanup.add(() => deployment.stop());
+    KEY = deployment.key;
+    ADMIN = deployment.adminKey;
+    events = deployment.events;
+    store = deployment.store;
+    scoring = deployment.scoring;
+    ingestion = deployment.ingestion;
+    evaluator = deployment.evaluator;
+    trainer = deployment.trainers[0] as ServiceProcess;
+    const container = deployment.container;
+    const azurite = { connectionString: deployment.azureConnectionString };
 
     // The seed's starting point: a first model from the training web service (BES), published as
     // a classic predictive web service and as a new (ARM) web service.

@@ -8,3 +8,5 @@ export { startNatsServer } from "./nats.js";
 export type { NatsServerFixture, StartNatsServerOptions } from "./nats.js";
 export { startAzurite } from "./azurite.js";
 export type { AzuriteFixture } from "./azurite.js";
+export { startServiceProcess } from "./services.js";
+export type { ServiceProcess } from "./services.js";

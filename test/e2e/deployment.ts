@@ -1,0 +1,114 @@
+// A distributed Retrain for end-to-end suites and benchmarks: nats-server, Azurite and every service
+// as its own OS process, configured only by environment variables and a retrain.yaml.
+import { randomBytes } from "node:crypto";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { AzureBlobStore } from "@retrain/blob";
+import { connectNatsBus, type NatsBus } from "@retrain/bus";
+import { EventTypes, type AnyEvent } from "@retrain/contracts";
+import { silentLogger } from "@retrain/telemetry";
+import { Cleanup, freePort, startAzurite, startNatsServer, tempDir, uniqueName, type ServiceProcess } from "@retrain/testing";
+import { startService } from "./processes.js";
+
+/** Options for {@link startDeployment}. */
+export interface DeploymentOptions {
+  /** retrain.yaml lines after the `workspaces:` part (training services, pipelines). */
+  readonly config: readonly string[];
+  /** Trainer processes (competing consumers). Default 1. */
+  readonly trainers?: number;
+}
+
+/** A running distributed deployment. */
+export interface Deployment {
+  readonly adminKey: string;
+  /** Key of workspace `e2e`. */
+  readonly key: string;
+  readonly azureConnectionString: string;
+  readonly container: string;
+  readonly store: AzureBlobStore;
+  readonly observer: NatsBus;
+  /** Every run event the observer saw, in arrival order. */
+  readonly events: AnyEvent[];
+  readonly scoring: ServiceProcess;
+  readonly ingestion: ServiceProcess;
+  readonly evaluator: ServiceProcess;
+  readonly trainers: readonly ServiceProcess[];
+  stop(): Promise<void>;
+}
+
+/** Starts nats-server, Azurite and every service (built dist) as processes; workspace `e2e`. */
+export async function startDeployment(options: DeploymentOptions): Promise<Deployment> {
+  const cleanup = new Cleanup();
+  const adminKey = randomBytes(24).toString("base64url");
+  const key = randomBytes(24).toString("base64url");
+  const nats = await startNatsServer();
+  cleanup.add(() => nats.stop());
+  const azurite = await startAzurite();
+  cleanup.add(() => azurite.stop());
+  const dir = await tempDir();
+  cleanup.add(() => dir.remove());
+  const container = uniqueName("e2e");
+  const prefix = uniqueName("e2e");
+  const config = join(dir.path, "retrain.yaml");
+  await writeFile(config, ["workspaces:", `  - { id: e2e, keys: { primary: ${key} } }`, ...options.config].join("\n"));
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    BUS: "nats",
+    NATS_URL: nats.url,
+    NATS_PREFIX: prefix,
+    BLOB: "azure",
+    AZURE_STORAGE_CONNECTION_STRING: azurite.connectionString,
+    AZURE_STORAGE_CONTAINER: container,
+    RETRAIN_CONFIG: config,
+    RETRAIN_ADMIN_KEY: adminKey,
+    LOG_LEVEL: "warn",
+    TRAINER_JOB_ACK_WAIT: "5s",
+    SCORING_KEK: randomBytes(32).toString("base64"),
+    SCORING_DATA_DIR: join(dir.path, "scoring"),
+  };
+  const store = new AzureBlobStore({ connectionString: azurite.connectionString, container, createContainer: true });
+  const observer = await connectNatsBus({ servers: nats.url, prefix, logger: silentLogger() });
+  cleanup.add(() => observer.close({ graceMs: 0 }));
+  const events: AnyEvent[] = [];
+  await observer.subscribe({
+    group: "e2e-observer",
+    types: [
+      EventTypes.DataArrived,
+      EventTypes.ModelTrained,
+      EventTypes.TrainingFailed,
+      EventTypes.ModelApproved,
+      EventTypes.ModelRejected,
+      EventTypes.ModelAwaitingApproval,
+      EventTypes.EndpointUpdated,
+      EventTypes.PromotionFailed,
+    ],
+    concurrency: 16,
+    handler: async (event) => void events.push(event as AnyEvent),
+  });
+  const scoringPort = await freePort();
+  const scoring = await startService("scoring", "SCORING_PORT", { ...env, SCORING_PUBLIC_URL: `http://127.0.0.1:${scoringPort}` }, scoringPort);
+  cleanup.add(() => scoring.process.stop());
+  const withScoring = { ...env, EVALUATOR_SCORING_URL: scoring.url, EVALUATOR_SCORING_KEY: adminKey, PROMOTER_SCORING_URL: scoring.url, PROMOTER_SCORING_KEY: adminKey };
+  const started = await Promise.all([
+    startService("classic-promoter", "CLASSIC_PROMOTER_PORT", withScoring),
+    startService("new-promoter", "NEW_PROMOTER_PORT", withScoring),
+    startService("evaluator", "EVALUATOR_PORT", withScoring),
+    startService("ingestion", "INGESTION_PORT", env),
+    ...Array.from({ length: options.trainers ?? 1 }, () => startService("trainer", "TRAINER_PORT", env)),
+  ]);
+  for (const service of started) cleanup.add(() => service.process.stop());
+  return {
+    adminKey,
+    key,
+    azureConnectionString: azurite.connectionString,
+    container,
+    store,
+    observer,
+    events,
+    scoring,
+    evaluator: started[2] as ServiceProcess,
+    ingestion: started[3] as ServiceProcess,
+    trainers: started.slice(4),
+    stop: () => cleanup.run(),
+  };
+}

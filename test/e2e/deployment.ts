@@ -7,7 +7,7 @@ import { AzureBlobStore } from "@retrain/blob";
 import { connectNatsBus, type NatsBus } from "@retrain/bus";
 import { EventTypes, type AnyEvent } from "@retrain/contracts";
 import { silentLogger } from "@retrain/telemetry";
-import { Cleanup, freePort, startAzurite, startNatsServer, tempDir, uniqueName, type ServiceProcess } from "@retrain/testing";
+import { Cleanup, freePort, startAzurite, startNatsServer, tempDir, uniqueName, waitFor, type ServiceProcess } from "@retrain/testing";
 import { startService } from "./processes.js";
 
 /** Options for {@link startDeployment}. */
@@ -111,4 +111,43 @@ export async function startDeployment(options: DeploymentOptions): Promise<Deplo
     trainers: started.slice(4),
     stop: () => cleanup.run(),
   };
+}
+
+/** A BES result reference (`Results.<output>`). */
+export interface BesResult {
+  readonly BaseLocation: string;
+  readonly RelativeLocation: string;
+  readonly SasBlobToken: string;
+}
+
+/**
+ * The seed's starting point: trains a first model through the trainer's Batch Execution Service as a
+ * classic client does (dataset by connection string, submit, start, poll) and returns the model output.
+ */
+export async function trainThroughBes(deployment: Deployment, service: string, csv: string): Promise<BesResult> {
+  const trainer = deployment.trainers[0];
+  if (trainer === undefined) throw new Error("no trainer process");
+  const name = `uploads/${uniqueName("initial")}.csv`;
+  await deployment.store.put(name, Buffer.from(csv), { contentType: "text/csv" });
+  const headers = { authorization: `Bearer ${deployment.key}`, "content-type": "application/json" };
+  const bes = `${trainer.url}/workspaces/e2e/services/${service}`;
+  const submit = await fetch(`${bes}/jobs?api-version=2.0`, {
+    method: "POST",
+    headers,
+    body: JSON.stringify({ Inputs: { input1: { ConnectionString: deployment.azureConnectionString, RelativeLocation: `${deployment.container}/${name}` } } }),
+  });
+  if (submit.status !== 200) throw new Error(`BES submit: ${submit.status} ${await submit.text()}`);
+  const jobId = (await submit.json()) as string;
+  await fetch(`${bes}/jobs/${jobId}/start?api-version=2.0`, { method: "POST", headers });
+  const status = await waitFor(
+    async () => {
+      const body = (await (await fetch(`${bes}/jobs/${jobId}?api-version=2.0`, { headers })).json()) as { StatusCode: string; Results: Record<string, BesResult> | null; Details: string | null };
+      if (body.StatusCode === "Failed" || body.StatusCode === "Cancelled") throw new Error(`BES job ${body.StatusCode}: ${body.Details}`);
+      return body.StatusCode === "Finished" && body;
+    },
+    { timeoutMs: 60_000, intervalMs: 200 },
+  );
+  const model = status.Results?.["output1"];
+  if (model === undefined) throw new Error("the BES job has no output1");
+  return model;
 }

@@ -1,16 +1,14 @@
 // The whole retraining loop with every service as its own OS process over a real nats-server and
 // Azurite: ingestion → trainer (BES) → evaluator → classic-promoter / new-promoter → scoring.
-import type { AzureBlobStore } from "@retrain/blob";
 import { EventTypes, type AnyEvent } from "@retrain/contracts";
 import { SeededRandom } from "@retrain/ml";
 import { Cleanup, waitFor, type ServiceProcess } from "@retrain/testing";
-import { startDeployment, type Deployment } from "./deployment.js";
+import { startDeployment, trainThroughBes, type Deployment } from "./deployment.js";
 import { buildAll } from "./processes.js";
 
 let ADMIN = "";
 let KEY = "";
 const TERMINAL = new Set<string>([EventTypes.EndpointUpdated, EventTypes.PromotionFailed, EventTypes.ModelRejected, EventTypes.TrainingFailed]);
-type Result = { BaseLocation: string; RelativeLocation: string; SasBlobToken: string };
 
 /** Churn data; `drift` reverses how tenure and charges matter, `noise` makes the labels random. */
 function churnCsv(rows: number, seed: number, noise = false, drift = false, weight = 1): string {
@@ -31,9 +29,7 @@ describe("the retraining loop across processes (NATS JetStream + Azurite)", () =
   const cleanup = new Cleanup();
   let deployment: Deployment;
   let events: AnyEvent[] = [];
-  let store: AzureBlobStore;
   let scoring: ServiceProcess;
-  let trainer: ServiceProcess;
   let ingestion: ServiceProcess;
   let evaluator: ServiceProcess;
   let classicWebServiceId = "";
@@ -92,28 +88,14 @@ describe("the retraining loop across processes (NATS JetStream + Azurite)", () =
     KEY = deployment.key;
     ADMIN = deployment.adminKey;
     events = deployment.events;
-    store = deployment.store;
     scoring = deployment.scoring;
     ingestion = deployment.ingestion;
     evaluator = deployment.evaluator;
-    trainer = deployment.trainers[0] as ServiceProcess;
-    const container = deployment.container;
-    const azurite = { connectionString: deployment.azureConnectionString };
 
     // The seed's starting point: a first model from the training web service (BES), published as
     // a classic predictive web service and as a new (ARM) web service.
-    await store.put("uploads/churn-v0.csv", Buffer.from(churnCsv(3000, 1)), { contentType: "text/csv" });
-    const bes = "/workspaces/e2e/services/churn-training";
-    const jobId = (await call(trainer.url, "POST", `${bes}/jobs?api-version=2.0`, { Inputs: { input1: { ConnectionString: azurite.connectionString, RelativeLocation: `${container}/uploads/churn-v0.csv` } } })).body as string;
-    expect((await call(trainer.url, "POST", `${bes}/jobs/${jobId}/start?api-version=2.0`)).status).toBe(204);
-    const finished = await waitFor(
-      async () => {
-        const status = (await call(trainer.url, "GET", `${bes}/jobs/${jobId}?api-version=2.0`)).body as { StatusCode: string; Results: Record<string, Result> | null };
-        return status.StatusCode === "Finished" && status;
-      },
-      { timeoutMs: 60_000, intervalMs: 200 },
-    );
-    const model0 = finished.Results?.["output1"] as Result;
+    const model0 = await trainThroughBes(deployment, "churn-training", churnCsv(3000, 1));
+
     const classic = await call(scoring.url, "POST", "/v1/workspaces/e2e/webservices", { name: "churn", resourceName: "Churn [trained model]", model: { location: model0 }, modelId: "initial" });
     expect(classic.status).toBe(201);
     classicWebServiceId = (classic.body as { webService: { Id: string } }).webService.Id;

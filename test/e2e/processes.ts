@@ -1,12 +1,18 @@
 // Starts Retrain's services as separate OS processes (their built dist/main.js) for end-to-end suites.
 import { execFileSync } from "node:child_process";
-import { join } from "node:path";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { startServiceProcess, type ServiceProcess } from "@retrain/testing";
 
 export type { ServiceProcess };
 
-/** The repository root. */
-export const root = join(__dirname, "..", "..");
+/** The repository root: the nearest folder above the working directory with pnpm-workspace.yaml. */
+export const root = ((): string => {
+  for (let dir = process.cwd(); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, "pnpm-workspace.yaml"))) return dir;
+    if (dirname(dir) === dir) throw new Error("run from inside the Retrain repository");
+  }
+})();
 
 /** Builds every service once (the suites run the built processes). */
 export function buildAll(): void {

@@ -9,6 +9,7 @@ import { ATTR_SERVICE_NAME } from "@opentelemetry/semantic-conventions";
 import type { Logger } from "./logger.js";
 import type { Env } from "./otel-env.js";
 import { envFlag, envNumber, envString, otlpTracesUrl, parseKeyValueList, samplerFromEnv } from "./otel-env.js";
+import { processEnvironment } from "./config.js";
 import { OtlpHttpSpanExporter } from "./otlp-exporter.js";
 import type { SpanKindName } from "./spans.js";
 import { setContextManagerRegistered } from "./trace-context.js";
@@ -23,7 +24,7 @@ export type TelemetryMode = "otlp" | "memory" | "none" | "disabled";
 export interface TelemetryOptions {
   /** `service.name` unless OTEL_SERVICE_NAME (or service.name in OTEL_RESOURCE_ATTRIBUTES) says otherwise. */
   serviceName: string;
-  /** Where OTEL_* variables are read. Default `process.env`, read when setupTelemetry is called. */
+  /** Where OTEL_* variables are read. Default the process environment, read when setupTelemetry is called. */
   env?: Record<string, string | undefined>;
   /** Exporter choice. Default "auto". "memory" keeps spans for {@link Telemetry.finishedSpans}. */
   exporter?: TelemetryExporter;
@@ -114,7 +115,7 @@ function detach(installation: Installation): void {
  * spans are then non-recording but an incoming traceparent still propagates.
  */
 export function setupTelemetry(options: TelemetryOptions): Telemetry {
-  const env: Env = options.env ?? process.env;
+  const env: Env = options.env ?? processEnvironment();
   const resourceAttributes = parseKeyValueList(envString(env, "OTEL_RESOURCE_ATTRIBUTES"));
   const serviceName =
     envString(env, "OTEL_SERVICE_NAME") ?? resourceAttributes[ATTR_SERVICE_NAME] ?? options.serviceName;
@@ -191,7 +192,7 @@ function otlpProcessor(env: Env): SpanProcessor {
     // JSON by default, like OTel JS's own OTLP/HTTP exporter; "grpc" is not supported and means protobuf over HTTP.
     protocol: ["http/protobuf", "grpc"].includes(setting("PROTOCOL")?.toLowerCase() ?? "") ? "http/protobuf" : "http/json",
   });
-  // Every BSP setting is given so the processor does not fall back to process.env.
+  // Every BSP setting is given so the processor does not fall back to the process environment.
   return new BatchSpanProcessor(exporter, {
     scheduledDelayMillis: envNumber(env, "OTEL_BSP_SCHEDULE_DELAY") ?? 5000,
     exportTimeoutMillis: envNumber(env, "OTEL_BSP_EXPORT_TIMEOUT") ?? 30_000,

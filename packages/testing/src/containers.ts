@@ -1,3 +1,5 @@
+import { testEnvironment } from "./config.js";
+
 let probe: Promise<boolean> | undefined;
 
 /**
@@ -6,7 +8,7 @@ let probe: Promise<boolean> | undefined;
  */
 export function containerRuntimeAvailable(): Promise<boolean> {
   probe ??= (async () => {
-    if (process.env["RETRAIN_TEST_NO_CONTAINERS"] === "1") return false;
+    if (testEnvironment()["RETRAIN_TEST_NO_CONTAINERS"] === "1") return false;
     try {
       const { getContainerRuntimeClient } = await import("testcontainers");
       await getContainerRuntimeClient();

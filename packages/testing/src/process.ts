@@ -3,6 +3,7 @@ import { connect } from "node:net";
 import { accessSync, constants } from "node:fs";
 import { delimiter, join } from "node:path";
 import { waitFor } from "./async.js";
+import { testEnvironment } from "./config.js";
 
 /** Thrown when a server a test needs cannot be started here; the message says what to install. */
 export class FixtureUnavailableError extends Error {
@@ -18,7 +19,7 @@ export class FixtureUnavailableError extends Error {
 
 /** Finds an executable on PATH (or the extra directories given), or undefined. */
 export function findExecutable(name: string, extraDirs: string[] = []): string | undefined {
-  const dirs = [...(process.env["PATH"] ?? "").split(delimiter), ...extraDirs, "/usr/sbin", "/usr/local/sbin"];
+  const dirs = [...(testEnvironment()["PATH"] ?? "").split(delimiter), ...extraDirs, "/usr/sbin", "/usr/local/sbin"];
   for (const dir of dirs) {
     if (!dir) continue;
     const candidate = join(dir, name);
@@ -57,10 +58,21 @@ export interface ManagedProcess {
   readonly exited: Promise<number | null>;
 }
 
+// Children still running when the test process exits are killed with it (one handler for all of them).
+const liveChildren = new Set<ChildProcess>();
+let exitHandlerInstalled = false;
+function installExitHandler(): void {
+  if (exitHandlerInstalled) return;
+  exitHandlerInstalled = true;
+  process.once("exit", () => {
+    for (const child of liveChildren) child.kill("SIGKILL");
+  });
+}
+
 /** Spawns a process whose stdout/stderr are captured (last 64 KiB) and that is killed with the test process. */
 export function spawnManaged(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): ManagedProcess {
   const child = spawn(command, args, {
-    env: options.env ?? process.env,
+    env: options.env ?? testEnvironment(),
     cwd: options.cwd,
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -74,14 +86,14 @@ export function spawnManaged(command: string, args: string[], options: { env?: N
     child.once("exit", (code) => resolve(code));
     child.once("error", () => resolve(null));
   });
-  const killOnExit = () => child.kill("SIGKILL");
-  process.once("exit", killOnExit);
+  liveChildren.add(child);
+  child.once("exit", () => liveChildren.delete(child));
+  installExitHandler();
   return {
     child,
     output: () => output,
     exited,
     async stop(signal: NodeJS.Signals = "SIGTERM") {
-      process.removeListener("exit", killOnExit);
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill(signal);
       const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);

@@ -70,6 +70,8 @@ const percentile = (values, p) => {
 // (a) overhead
 const overheadDeployment = await deploy(1, pipeline("churn", "ep1"));
 const overheads = [];
+// Where the overhead goes: around training (job bookkeeping, blob I/O), evaluation, promotion.
+const stages = { train: [], evaluate: [], promote: [] };
 try {
   for (let i = 0; i < RUNS; i++) {
     // The relationship flips every run, so each challenger beats the champion and is promoted.
@@ -79,6 +81,10 @@ try {
     const arrived = overheadDeployment.events.find((e) => e.type === "retrain.data.arrived.v1" && e.data.runId === runId);
     const trained = overheadDeployment.events.find((e) => e.type === "retrain.model.trained.v1" && e.data.runId === runId);
     overheads.push(Date.parse(end.time) - Date.parse(arrived.time) - trained.data.lineage.durationMs);
+    const approved = overheadDeployment.events.find((e) => e.type === "retrain.model.approved.v1" && e.data.runId === runId);
+    stages.train.push(Date.parse(trained.time) - Date.parse(arrived.time) - trained.data.lineage.durationMs);
+    stages.evaluate.push(Date.parse(approved.time) - Date.parse(trained.time));
+    stages.promote.push(Date.parse(end.time) - Date.parse(approved.time));
   }
 } finally {
   await overheadDeployment.stop();
@@ -86,6 +92,10 @@ try {
 const median = percentile(overheads, 50);
 const p95 = percentile(overheads, 95);
 console.log(`overhead over ${RUNS} runs (DataArrived → EndpointUpdated minus training): median ${median} ms, p95 ${p95} ms`);
+console.log(
+  `  medians: around training ${percentile(stages.train, 50)} ms, evaluation ${percentile(stages.evaluate, 50)} ms, promotion ${percentile(stages.promote, 50)} ms`,
+);
+if (process.env.BENCH_SKIP_WAVE === "1") process.exit(0);
 
 // (b) the wave
 async function wave(trainers) {

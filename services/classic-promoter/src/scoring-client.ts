@@ -64,7 +64,21 @@ export class ClassicScoringClient {
   }
 
   /** The Id of the workspace's web service named `name` (an Id is accepted too). */
-  async webServiceId(workspace: string, name: string): Promise<string> {
+  // Web service ids never change for a name while the service exists: resolved once per name, and
+  // again (`fresh`) when an endpoint lookup through the cached id finds nothing.
+  readonly #serviceIds = new Map<string, string>();
+
+  /** The id of the web service named `name` (cached; `fresh` asks the host again). */
+  async webServiceId(workspace: string, name: string, fresh = false): Promise<string> {
+    const cacheKey = `${workspace}\u0000${name}`;
+    const cached = fresh ? undefined : this.#serviceIds.get(cacheKey);
+    if (cached !== undefined) return cached;
+    const id = await this.#lookupWebServiceId(workspace, name);
+    this.#serviceIds.set(cacheKey, id);
+    return id;
+  }
+
+  async #lookupWebServiceId(workspace: string, name: string): Promise<string> {
     const answer = await this.#call("GET", this.#url(`/workspaces/${encodeURIComponent(workspace)}/webservices`));
     if (answer.status >= 400) throw refusal(answer, `listing the web services of workspace '${workspace}'`);
     const services = answer.status === 204 || !Array.isArray(answer.body) ? [] : answer.body.filter(isRecord);

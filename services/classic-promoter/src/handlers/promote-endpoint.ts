@@ -30,8 +30,13 @@ export async function promoteClassicEndpoint(target: ClassicEndpointTarget, appr
   if (endpoint === DEFAULT_ENDPOINT) {
     throw new PromotionRefusedError("DefaultEndpointRefused", "The default endpoint tracks the published experiment and is never retrained; target a non-default endpoint.", { target: endpoint });
   }
-  const serviceId = await client.webServiceId(workspace, target.webService);
-  const existing = await client.getEndpoint(workspace, serviceId, endpoint);
+  let serviceId = await client.webServiceId(workspace, target.webService);
+  let existing = await client.getEndpoint(workspace, serviceId, endpoint);
+  if (existing === undefined) {
+    // The cached id may belong to a web service deleted and published again under the same name.
+    serviceId = await client.webServiceId(workspace, target.webService, true);
+    existing = await client.getEndpoint(workspace, serviceId, endpoint);
+  }
   if (existing === undefined) {
     if (target.createIfMissing !== true) {
       throw new PromotionRefusedError("EndpointNotFound", `Endpoint '${endpoint}' of web service '${target.webService}' does not exist and the target does not ask to create it.`);

@@ -12,6 +12,10 @@ for (const group of ["packages", "services"]) {
     if (!existsSync(manifest)) continue;
     const { name } = JSON.parse(readFileSync(manifest, "utf8"));
     workspaceModules[`^${name.replace("/", "\\/")}$`] = path.join(root, dir, "src", "index.ts");
+    // A package's test-support door (`@retrain/x/testing`), where it has one.
+    if (existsSync(path.join(root, dir, "src", "testing.ts"))) {
+      workspaceModules[`^${name.replace("/", "\\/")}\\/testing$`] = path.join(root, dir, "src", "testing.ts");
+    }
   }
 }
 

@@ -6,7 +6,7 @@ import { PromotionStore } from "@retrain/promotion";
 import { silentLogger } from "@retrain/telemetry";
 import { Cleanup, waitFor } from "@retrain/testing";
 import { createClassicPromoter, type ClassicPromoter } from "./app.js";
-import { corrupt, startPlatform, trainModel, type Platform } from "./test-support.js";
+import { corrupt, startPlatform, trainModel, type Platform } from "@retrain/promotion/testing";
 
 type Updated = CloudEvent<typeof EventTypes.EndpointUpdated>;
 type Failed = CloudEvent<typeof EventTypes.PromotionFailed>;

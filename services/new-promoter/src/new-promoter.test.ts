@@ -5,7 +5,7 @@ import { createEvent, EventTypes, exampleData, ulid, type CloudEvent, type Model
 import { silentLogger } from "@retrain/telemetry";
 import { Cleanup, waitFor } from "@retrain/testing";
 import { createNewPromoter, type NewPromoter } from "./app.js";
-import { startPlatform, trainModel, type Platform } from "./test-support.js";
+import { startPlatform, trainModel, type Platform } from "@retrain/promotion/testing";
 
 type Updated = CloudEvent<typeof EventTypes.EndpointUpdated>;
 type Failed = CloudEvent<typeof EventTypes.PromotionFailed>;

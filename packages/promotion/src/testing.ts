@@ -1,5 +1,6 @@
-// Test fixtures: tiny real models (@retrain/ml), a ModelRuntime over @retrain/ml for the in-process
-// scoring host, and that host on a real HTTP server sharing one filesystem store with the promoter.
+// Test support for the promoters: tiny real models (@retrain/ml) and an in-process platform (a real
+// scoring host on a real HTTP server sharing one filesystem store with the promoter), behind the
+// package's `@retrain/promotion/testing` door so both promoters use one copy.
 import { randomBytes } from "node:crypto";
 import { createBlobUrlHandler, FileSystemBlobStore } from "@retrain/blob";
 import { MemoryBus } from "@retrain/bus";

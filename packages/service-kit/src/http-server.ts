@@ -40,27 +40,31 @@ export function isServerClosing(req: IncomingMessage): boolean {
   return closingSockets.has(req.socket);
 }
 
+const IN_FLIGHT = Symbol("retrain.inFlight");
+type CountedSocket = Socket & { [IN_FLIGHT]?: number };
+
 /** Starts a node:http server for `handler`; resolves once it listens. */
 export async function startHttpServer(handler: HttpHandler, options: StartHttpServerOptions): Promise<RunningServer> {
   const host = options.host ?? "127.0.0.1";
-  // Requests in flight per connection, and the responses not yet done, for the two-phase close.
-  const inFlight = new Map<Socket, number>();
+  // Requests in flight per connection (a counter on the socket itself, so the hot path does no map
+  // lookups) and the responses not yet done, for the two-phase close.
+  const sockets = new Set<Socket>();
   const responses = new Set<ServerResponse>();
   let closing = false;
+  function onResponseClose(this: ServerResponse): void {
+    responses.delete(this);
+    const socket = this.req.socket as CountedSocket;
+    const remaining = (socket[IN_FLIGHT] ?? 1) - 1;
+    socket[IN_FLIGHT] = remaining;
+    // Answers started before close() began were sent keep-alive; end those connections now.
+    if (closing && remaining === 0) socket.end();
+  }
 
   const server = createServer((req, res) => {
-    const socket = req.socket;
-    inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1);
+    const socket = req.socket as CountedSocket;
+    socket[IN_FLIGHT] = (socket[IN_FLIGHT] ?? 0) + 1;
     responses.add(res);
-    res.once("close", () => {
-      responses.delete(res);
-      const current = inFlight.get(socket);
-      if (current === undefined) return; // the connection is already gone
-      const remaining = current - 1;
-      inFlight.set(socket, remaining);
-      // Answers started before close() began were sent keep-alive; end those connections now.
-      if (closing && remaining === 0) socket.end();
-    });
+    res.on("close", onResponseClose);
     if (closing) res.setHeader("connection", "close");
     try {
       const result = handler(req, res);
@@ -70,8 +74,9 @@ export async function startHttpServer(handler: HttpHandler, options: StartHttpSe
     }
   });
   server.on("connection", (socket: Socket) => {
-    inFlight.set(socket, 0);
-    socket.once("close", () => inFlight.delete(socket));
+    (socket as CountedSocket)[IN_FLIGHT] = 0;
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -95,15 +100,15 @@ export async function startHttpServer(handler: HttpHandler, options: StartHttpSe
         closing = true;
         const timer = setTimeout(() => {
           server.closeAllConnections();
-          for (const socket of inFlight.keys()) socket.destroy();
+          for (const socket of sockets) socket.destroy();
         }, graceMs);
         server.close(() => {
           clearTimeout(timer);
           resolve();
         });
-        for (const [socket, requests] of inFlight) {
+        for (const socket of sockets) {
           closingSockets.add(socket);
-          if (requests === 0) socket.destroy();
+          if (((socket as CountedSocket)[IN_FLIGHT] ?? 0) === 0) socket.destroy();
         }
         // Answers not yet started will carry Connection: close, so Node ends those connections after them.
         for (const response of responses) {

@@ -65,7 +65,7 @@ export function observeHttpRequest(
       }
       resolve();
     };
-    res.once("finish", () => complete(true));
+    // "close" follows "finish" on every response, so one listener tells both outcomes apart.
     res.once("close", () => complete(res.writableFinished));
     const fail = (error: unknown) => writeError(res, error, options.logger);
     try {

@@ -19,7 +19,7 @@ import { createTrainer } from "@retrain/trainer";
 export interface EmbeddedOptions {
   /** Where blobs, keys and secrets live. */
   readonly dataDir: string;
-  /** Port to listen on (0: any free one). */
+  /** Port to listen on (0: a free one, chosen by the OS). */
   readonly port: number;
   readonly host?: string;
   readonly logger: Logger;

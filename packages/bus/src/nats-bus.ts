@@ -179,12 +179,11 @@ export class NatsBus implements EventBus {
       signal: inFlight.signal,
     });
     const streams: ConsumerMessages[] = [];
-    const unsettled = new Set<() => void>();
     // One ticker per subscription keeps every long-running delivery alive; a crashed process stops
     // ticking and its deliveries go to another consumer after ack_wait.
-    const active = new Set<JsMsg>();
+    const active = new Set<NatsDelivery>();
     const ticker = setInterval(() => {
-      for (const msg of active) msg.working();
+      for (const delivery of active) delivery.heartbeat();
     }, Math.max(250, Math.floor(ackWaitMs / 3)));
     ticker.unref();
     const loops: Promise<void>[] = [];
@@ -201,7 +200,7 @@ export class NatsBus implements EventBus {
           const consumer = await this.js.consumers.get(this.#stream, durable);
           const messages = await consumer.consume({ max_messages: prefetch });
           streams.push(messages);
-          loops.push(this.#loop(messages, inFlight, process, active, () => closing, unsettled));
+          loops.push(this.#loop(messages, inFlight, process, active, () => closing));
         }
       }
     } catch (error) {
@@ -216,7 +215,9 @@ export class NatsBus implements EventBus {
         closing = true;
         for (const messages of streams) messages.stop();
         await inFlight.drain(graceMs);
-        for (const release of unsettled) release();
+        // Handlers that ignored the abort are abandoned: their deliveries go back unacked.
+        for (const delivery of active) delivery.abandon();
+        active.clear();
         clearInterval(ticker);
         await Promise.allSettled(loops);
         await this.nc.flush().catch(() => undefined);
@@ -252,9 +253,8 @@ export class NatsBus implements EventBus {
     messages: ConsumerMessages,
     inFlight: InFlight,
     process: (delivery: Delivery) => Promise<unknown>,
-    active: Set<JsMsg>,
+    active: Set<NatsDelivery>,
     closing: () => boolean,
-    unsettled: Set<() => void>,
   ): Promise<void> {
     for await (const msg of messages) {
       if (closing()) {
@@ -266,50 +266,28 @@ export class NatsBus implements EventBus {
         msg.nak();
         continue;
       }
-      inFlight.track(this.#deliver(msg, process, active, unsettled));
+      inFlight.track(this.#deliver(msg, process, active));
     }
   }
 
-  async #deliver(msg: JsMsg, process: (delivery: Delivery) => Promise<unknown>, active: Set<JsMsg>, unsettled: Set<() => void>): Promise<void> {
-    active.add(msg);
-    // Only trace context is read from headers; fetch those two instead of copying them all.
-    const hdrs: Record<string, string> = {};
-    if (msg.headers) {
-      const traceparent = msg.headers.get("traceparent");
-      const tracestate = msg.headers.get("tracestate");
-      if (traceparent) hdrs["traceparent"] = traceparent;
-      if (tracestate) hdrs["tracestate"] = tracestate;
-    }
-    const delivery: Delivery = {
-      body: msg.data,
-      headers: hdrs,
-      attempt: msg.info.deliveryCount,
-      destination: msg.subject,
-      ack: async () => this.#ackSoon(msg),
-      retry: async (delayMs) => msg.nak(delayMs),
-      release: async () => msg.nak(),
-      deadLetter: async (draft) => {
-        await this.#storeDeadLetter(draft, hdrs, msg.seq);
-        msg.term(`${draft.reason}: ${draft.description}`.slice(0, 200));
-      },
-      heartbeat: () => msg.working(),
-    };
-    // Abandoned at close (its handler ignored the abort): stop heartbeating and give it back.
-    const release = () => {
-      active.delete(msg);
-      msg.nak();
-    };
-    unsettled.add(release);
+  async #deliver(msg: JsMsg, process: (delivery: Delivery) => Promise<unknown>, active: Set<NatsDelivery>): Promise<void> {
+    const delivery = new NatsDelivery(msg, this.#settler);
+    active.add(delivery);
     try {
       await process(delivery);
     } catch (error) {
       // Settling failed (e.g. the connection dropped): the delivery times out and comes back.
       this.#logger.error({ err: String(error), subject: msg.subject }, "settling a NATS delivery failed");
     } finally {
-      unsettled.delete(release);
-      active.delete(msg);
+      active.delete(delivery);
     }
   }
+
+  // What a delivery needs of its bus, made once rather than as closures per message.
+  readonly #settler: Settler = {
+    ackSoon: (msg) => this.#ackSoon(msg),
+    deadLetter: (draft, headers, streamSeq) => this.#storeDeadLetter(draft, headers, streamSeq),
+  };
 
   /**
    * Acks are fire-and-forget protocol writes; the client flushes its buffer in a microtask, so acks
@@ -405,6 +383,63 @@ export class NatsBus implements EventBus {
   async abandon(): Promise<void> {
     this.#closed = true;
     await this.nc.close().catch(() => undefined);
+  }
+}
+
+interface Settler {
+  ackSoon(msg: JsMsg): void;
+  deadLetter(draft: DeadLetterDraft, headers: Record<string, string>, streamSeq: number): Promise<void>;
+}
+
+/** One JetStream message as the runner sees it; settles through its bus. */
+class NatsDelivery implements Delivery {
+  readonly body: Uint8Array;
+  readonly headers: Record<string, string>;
+  readonly attempt: number;
+  readonly destination: string;
+
+  constructor(
+    private readonly msg: JsMsg,
+    private readonly settler: Settler,
+  ) {
+    this.body = msg.data;
+    this.attempt = msg.info.deliveryCount;
+    this.destination = msg.subject;
+    // Only trace context is read from headers; fetch those two instead of copying them all.
+    const headers: Record<string, string> = {};
+    if (msg.headers) {
+      const traceparent = msg.headers.get("traceparent");
+      const tracestate = msg.headers.get("tracestate");
+      if (traceparent) headers["traceparent"] = traceparent;
+      if (tracestate) headers["tracestate"] = tracestate;
+    }
+    this.headers = headers;
+  }
+
+  async ack(): Promise<void> {
+    this.settler.ackSoon(this.msg);
+  }
+
+  async retry(delayMs: number): Promise<void> {
+    this.msg.nak(delayMs);
+  }
+
+  async release(): Promise<void> {
+    this.msg.nak();
+  }
+
+  async deadLetter(draft: DeadLetterDraft): Promise<void> {
+    await this.settler.deadLetter(draft, this.headers, this.msg.seq);
+    this.msg.term(`${draft.reason}: ${draft.description}`.slice(0, 200));
+  }
+
+  heartbeat(): void {
+    this.msg.working();
+  }
+
+  /** Gives the message back unsettled (its handler was abandoned at close). */
+  abandon(): void {
+    this.msg.nak();
   }
 }
 

@@ -6,7 +6,15 @@ const root = join(__dirname, "..", "..", "..");
 
 type Summary = {
   besJob: { id: string; model: string };
-  runs: Array<{ dataset: string; runSequence: number; outcome: string; reason: string; revision?: number; metrics?: Record<string, number> }>;
+  runs: Array<{
+    dataset: string;
+    runSequence: number;
+    outcome: string;
+    reason: string;
+    revision?: number;
+    metrics?: Record<string, number>;
+    timeline: Array<{ stage: string; durationMs: number | null }>;
+  }>;
   endpoint: { servedBefore: string; servedAfter: string; servedAtEnd: string; history: unknown };
   predictions: { before: string[][]; after: string[][] };
   durationMs: number;
@@ -27,6 +35,8 @@ describe("pnpm demo", () => {
     expect(summary.runs[1]?.revision).toBe(3);
     expect(summary.runs[1]?.reason).toMatch(/beats the champion/);
     expect(summary.runs[2]?.reason).toMatch(/below|< threshold/);
+    expect(summary.runs[1]?.timeline.map((t) => t.stage)).toEqual(["received", "trained", "approved", "updated"]);
+    expect(summary.runs[2]?.timeline.map((t) => t.stage)).toEqual(["received", "trained", "rejected"]);
     expect(summary.endpoint.servedBefore).not.toBe(summary.endpoint.servedAfter);
     expect(summary.endpoint.servedAtEnd).toBe(summary.endpoint.servedAfter);
     expect(summary.predictions.after).not.toEqual(summary.predictions.before);

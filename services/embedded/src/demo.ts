@@ -139,7 +139,16 @@ try {
     return { model: response.headers.get("x-retrain-model") ?? "?", rows: body.Results.output1.value.Values };
   }
 
-  const runs: Array<{ dataset: string; runId: string; runSequence: number; outcome: string; reason: string; metrics?: Record<string, number>; revision?: number }> = [];
+  const runs: Array<{
+    dataset: string;
+    runId: string;
+    runSequence: number;
+    outcome: string;
+    reason: string;
+    metrics?: Record<string, number>;
+    revision?: number;
+    timeline: Array<{ stage: string; durationMs: number | null }>;
+  }> = [];
   async function upload(label: string, csv: string): Promise<void> {
     const accepted = (await call("PUT", "/v1/pipelines/bike-demand/datasets", csv, "text/csv")).body as { runId: string; runSequence: number };
     const end = await until(`run ${accepted.runId}`, () => events.find((e) => terminal.has(e.type) && (e.data as { runId: string }).runId === accepted.runId));
@@ -156,9 +165,17 @@ try {
       ...(trained?.type === EventTypes.ModelTrained ? { metrics: trained.data.metrics } : {}),
       ...(end.type === EventTypes.EndpointUpdated ? { revision: end.data.revision } : {}),
     };
-    runs.push(entry);
+    // The registry's view of the run (it projects every event; wait until it saw the end too).
+    const timeline = await until(`the registry's timeline of ${accepted.runId}`, async () => {
+      const response = await fetch(`${retrain.url}/v1/runs/${accepted.runId}`, { headers: { authorization: `Bearer ${workspaceKey}` } });
+      if (response.status !== 200) return undefined;
+      const body = (await response.json()) as { terminal: boolean; stages: Array<{ stage: string; durationMs: number | null }> };
+      return body.terminal ? body.stages : undefined;
+    });
+    runs.push({ ...entry, timeline: timeline.map((s) => ({ stage: s.stage, durationMs: s.durationMs })) });
     say(`   run #${entry.runSequence} (${label}): ${outcome}${entry.revision !== undefined ? ` → store-042 revision ${entry.revision}` : ""}${trained?.type === EventTypes.ModelTrained ? `, AUC ${trained.data.metrics["AUC"]?.toFixed(3)}` : ""}`);
     if (reason) say(`      ${reason}`);
+    say(`      timeline: ${timeline.map((t) => `${t.stage}${t.durationMs === null ? "" : ` +${t.durationMs} ms`}`).join(" → ")}`);
   }
 
   say("5. data arrives:");

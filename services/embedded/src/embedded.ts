@@ -9,6 +9,7 @@ import { createClassicPromoter } from "@retrain/classic-promoter";
 import { createEvaluator, ScoringClient } from "@retrain/evaluator";
 import { createIngestion } from "@retrain/ingestion";
 import { createNewPromoter } from "@retrain/new-promoter";
+import { createRegistry } from "@retrain/registry";
 import { keyVerifier, type WorkspaceConfig } from "@retrain/runtime";
 import { createMlRuntime, createScoring, loadOrCreateKek } from "@retrain/scoring";
 import { createHttpApp, MetricsRegistry, startHttpServer, type ApiKeyVerifier, type Principal, type RunningServer } from "@retrain/service-kit";
@@ -42,6 +43,7 @@ export interface Embedded {
     readonly scoring: ReturnType<typeof createScoring>;
     readonly ingestion: ReturnType<typeof createIngestion>;
     readonly evaluator: ReturnType<typeof createEvaluator>;
+    readonly registry: ReturnType<typeof createRegistry>;
   };
   stop(graceMs?: number): Promise<void>;
 }
@@ -82,27 +84,29 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
   const bus = new MemoryBus({ logger });
   const verifyKey = keyVerifier({ workspaces: options.workspaces ?? [], adminKey: admin.value });
   const ownHost = new URL(url).host;
-  const registry = new MetricsRegistry({ defaultLabels: { service: "retrain" } });
+  const metricsRegistry = new MetricsRegistry({ defaultLabels: { service: "retrain" } });
 
   const trainer = createTrainer({ store, bus, logger, verifyKey, container: "retrain", ownHost, ...(options.jobAckWaitMs !== undefined ? { jobAckWaitMs: options.jobAckWaitMs } : {}) });
-  const scoring = createScoring({ store, bus, logger, verifyKey, kek: kek.kek, publicUrl: url, registry, runtime: createMlRuntime(), ownHost });
+  const scoring = createScoring({ store, bus, logger, verifyKey, kek: kek.kek, publicUrl: url, registry: metricsRegistry, runtime: createMlRuntime(), ownHost });
   const ingestion = createIngestion({ store, bus, logger, verifyKey, container: "retrain", ownHost });
   const evaluator = createEvaluator({ store, bus, logger, verifyKey, champions: new ScoringClient({ baseUrl: url, apiKey: admin.value, timeoutMs: 30_000 }) });
   const classicPromoter = createClassicPromoter({ store, bus, logger, scoringUrl: url, scoringKey: admin.value });
   const newPromoter = createNewPromoter({ store, bus, logger, scoringUrl: url, scoringKey: admin.value });
+  const registry = createRegistry({ store, bus, logger, verifyKey });
 
   // BES keys: a workspace key opens its training web services; endpoint keys open their endpoint's jobs.
   const besVerify: ApiKeyVerifier<Principal> = async (key) => (await verifyKey(key)) ?? (await scoring.besVerifyKey(key));
   const { app } = createHttpApp({
     serviceName: "retrain",
     logger,
-    registry,
+    registry: metricsRegistry,
     routes: (router) => {
       trainer.registerRoutes(router, { besRoutes: false });
       scoring.registerRoutes(router, { besRoutes: false });
       registerBesRoutes(router, { jobs: [trainer.jobs, scoring.jobs], verifyKey: besVerify });
       ingestion.registerRoutes(router);
       evaluator.registerRoutes(router);
+      registry.registerRoutes(router);
     },
   });
   const blobUrls = createBlobUrlHandler(store, { secret: urlSecret });
@@ -113,6 +117,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
   };
 
   // Consumers before producers: every group exists before the first event is published.
+  await registry.start();
   await scoring.start();
   await classicPromoter.start();
   await newPromoter.start();
@@ -126,7 +131,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
     adminKeyIsNew: admin.created,
     store,
     bus,
-    services: { trainer, scoring, ingestion, evaluator },
+    services: { trainer, scoring, ingestion, evaluator, registry },
     async stop(graceMs = 5_000) {
       await server.close(graceMs);
       await ingestion.stop(graceMs);
@@ -135,6 +140,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
       await classicPromoter.stop(graceMs);
       await newPromoter.stop(graceMs);
       await scoring.stop(graceMs);
+      await registry.stop(graceMs);
       await bus.close({ graceMs: 0 });
     },
   };

@@ -1,0 +1,248 @@
+import { createHash } from "node:crypto";
+import { readJson, updateJson, type BlobStore } from "@retrain/blob";
+import { EventTypes, targetKey, type AnyEvent, type ChampionMetrics, type EndpointTarget, type Metrics, type RunPlan, type RunTrigger } from "@retrain/contracts";
+
+export const RUNS_PREFIX = "registry/runs/";
+export const TARGETS_PREFIX = "registry/targets/";
+
+/** A stage of a run's timeline. */
+export type StageName = "received" | "trained" | "failed" | "approved" | "rejected" | "awaiting" | "updated" | "promotion-failed";
+
+export interface Stage {
+  readonly stage: StageName;
+  readonly at: string;
+  readonly eventId: string;
+  readonly eventType: string;
+  /** Per-target stages only. */
+  readonly target?: string;
+  readonly detail?: string;
+}
+
+export type RunOutcome = "running" | "awaiting-approval" | "approved" | "failed" | "rejected" | "promoted" | "promotion-failed";
+
+export interface EndpointUpdate {
+  readonly target: string;
+  readonly outcome: "updated" | "failed";
+  readonly at: string;
+  readonly modelId: string;
+  readonly revision?: number;
+  readonly kind?: "promotion" | "rollback";
+  readonly code?: string;
+  readonly reason?: string;
+}
+
+/** The projection of one run (`registry/runs/<runId>.json`). */
+export interface RunDocument {
+  readonly runId: string;
+  pipeline: string;
+  runSequence: number;
+  workspace?: string;
+  trigger?: RunTrigger;
+  dataset?: { sha256?: string; name: string; size: number; etag: string };
+  targets: string[];
+  job?: { jobId: string; learner?: string; rows?: number; trainingRows?: number; holdoutRows?: number; seed?: number; durationMs?: number; datasetSha256?: string };
+  model?: { modelId: string; blob: string; learner: string; task: string };
+  evaluation?: { challenger: Metrics; champions: ChampionMetrics[]; reason: string };
+  approval?: { decision: "approved" | "rejected" | "awaiting"; kind?: string; by?: string; reason: string; at: string };
+  updates: EndpointUpdate[];
+  stages: Stage[];
+  /** Ids of the events applied (the inbox): a duplicate changes nothing. */
+  inbox: string[];
+}
+
+/** One change of what a target serves. */
+export interface PromotionEntry {
+  readonly revision: number;
+  readonly modelId: string;
+  readonly runId: string;
+  readonly runSequence: number;
+  readonly kind: "promotion" | "rollback";
+  readonly at: string;
+  readonly eventId: string;
+}
+
+/** The promotion history of one target (`registry/targets/<sha256 of targetKey>.json`). */
+export interface TargetDocument {
+  readonly target: string;
+  workspace?: string;
+  history: PromotionEntry[];
+}
+
+const asRun = (value: unknown): RunDocument => value as RunDocument;
+const asTarget = (value: unknown): TargetDocument => value as TargetDocument;
+
+export function runBlobName(runId: string): string {
+  return `${RUNS_PREFIX}${encodeURIComponent(runId)}.json`;
+}
+
+export function targetBlobName(key: string): string {
+  return `${TARGETS_PREFIX}${createHash("sha256").update(key).digest("hex")}.json`;
+}
+
+function workspaceOfTarget(target: EndpointTarget): string | undefined {
+  return target.kind === "classic" ? target.workspace : undefined;
+}
+
+function applyPlan(doc: RunDocument, plan: RunPlan): void {
+  doc.workspace ??= plan.trainingWebService.workspace;
+  if (doc.targets.length === 0) doc.targets = plan.targets.map(targetKey);
+}
+
+/** Applies one event to a run document (a fresh copy); `undefined` when it was applied already. */
+export function applyToRun(current: RunDocument | undefined, event: AnyEvent): RunDocument | undefined {
+  if (current?.inbox.includes(event.id)) return undefined;
+  const data = event.data;
+  if (!("runId" in data) || data.runId === undefined) return undefined;
+  const doc: RunDocument = current ?? { runId: data.runId, pipeline: "", runSequence: 0, targets: [], updates: [], stages: [], inbox: [] };
+  if ("pipeline" in data) doc.pipeline = data.pipeline;
+  if ("runSequence" in data && typeof data.runSequence === "number") doc.runSequence = data.runSequence;
+  const base = { at: new Date(event.time).toISOString(), eventId: event.id, eventType: event.type };
+  switch (event.type) {
+    case EventTypes.DataArrived: {
+      const d = event.data;
+      applyPlan(doc, d.plan);
+      doc.trigger = d.trigger;
+      doc.dataset = { name: d.dataset.name, size: d.dataset.size, etag: d.dataset.etag, ...(d.dataset.sha256 !== undefined ? { sha256: d.dataset.sha256 } : {}) };
+      doc.stages.push({ ...base, stage: "received" });
+      break;
+    }
+    case EventTypes.TrainingFailed: {
+      const d = event.data;
+      if (d.jobId !== undefined) doc.job = { ...doc.job, jobId: d.jobId };
+      doc.stages.push({ ...base, stage: "failed", detail: `${d.code}: ${d.reason}` });
+      break;
+    }
+    case EventTypes.ModelTrained: {
+      const d = event.data;
+      applyPlan(doc, d.plan);
+      const l = d.lineage;
+      doc.job = { jobId: d.jobId, learner: l.learner, rows: l.rows, trainingRows: l.trainingRows, holdoutRows: l.holdoutRows, seed: l.seed, durationMs: l.durationMs, datasetSha256: l.datasetSha256 };
+      doc.model = { modelId: d.model.modelId, blob: d.model.blob.name, learner: d.model.learner, task: d.model.task };
+      doc.evaluation = { challenger: d.metrics, champions: doc.evaluation?.champions ?? [], reason: doc.evaluation?.reason ?? "" };
+      doc.stages.push({ ...base, stage: "trained" });
+      break;
+    }
+    case EventTypes.ModelApproved:
+    case EventTypes.ModelRejected:
+    case EventTypes.ModelAwaitingApproval: {
+      const d = event.data;
+      applyPlan(doc, d.plan);
+      doc.model ??= { modelId: d.model.modelId, blob: d.model.blob.name, learner: d.model.learner, task: d.model.task };
+      doc.evaluation = { challenger: d.challenger, champions: d.champions, reason: d.reason };
+      const decision = event.type === EventTypes.ModelApproved ? "approved" : event.type === EventTypes.ModelRejected ? "rejected" : "awaiting";
+      const by = event.type === EventTypes.ModelApproved ? event.data.approvedBy : event.type === EventTypes.ModelRejected ? event.data.rejectedBy : undefined;
+      doc.approval = {
+        decision,
+        reason: d.reason,
+        at: base.at,
+        ...(event.type === EventTypes.ModelApproved ? { kind: event.data.kind } : {}),
+        ...(by !== undefined ? { by } : {}),
+      };
+      doc.stages.push({ ...base, stage: decision, detail: d.reason });
+      break;
+    }
+    case EventTypes.EndpointUpdated: {
+      const d = event.data;
+      const target = targetKey(d.target);
+      doc.updates.push({ target, outcome: "updated", at: d.updatedAt, modelId: d.model.modelId, revision: d.revision, kind: d.kind });
+      doc.stages.push({ ...base, stage: "updated", target, detail: `revision ${d.revision} (${d.kind})` });
+      break;
+    }
+    case EventTypes.PromotionFailed: {
+      const d = event.data;
+      const target = targetKey(d.target);
+      doc.updates.push({ target, outcome: "failed", at: base.at, modelId: d.model.modelId, code: d.code, reason: d.reason });
+      doc.stages.push({ ...base, stage: "promotion-failed", target, detail: `${d.code}: ${d.reason}` });
+      break;
+    }
+    default:
+      return undefined;
+  }
+  doc.stages.sort((a, b) => a.at.localeCompare(b.at));
+  doc.inbox.push(event.id);
+  return doc;
+}
+
+/** Where a run stands, and whether it is over. */
+export function runOutcome(doc: RunDocument): { outcome: RunOutcome; terminal: boolean } {
+  if (doc.stages.some((s) => s.stage === "failed")) return { outcome: "failed", terminal: true };
+  const decision = doc.approval?.decision;
+  if (decision === "rejected") return { outcome: "rejected", terminal: true };
+  if (decision === "awaiting") return { outcome: "awaiting-approval", terminal: false };
+  if (decision === "approved") {
+    const settled = new Map(doc.updates.map((u) => [u.target, u.outcome]));
+    const all = doc.targets.length > 0 && doc.targets.every((t) => settled.has(t));
+    if (!all) return { outcome: "approved", terminal: false };
+    return { outcome: [...settled.values()].every((o) => o === "updated") ? "promoted" : "promotion-failed", terminal: true };
+  }
+  return { outcome: "running", terminal: false };
+}
+
+/** Applies an EndpointUpdated to a target's history; `undefined` when it was applied already. */
+export function applyToTarget(current: TargetDocument | undefined, event: AnyEvent): TargetDocument | undefined {
+  if (event.type !== EventTypes.EndpointUpdated) return undefined;
+  if (current?.history.some((h) => h.eventId === event.id)) return undefined;
+  const d = event.data;
+  const key = targetKey(d.target);
+  const workspace = workspaceOfTarget(d.target);
+  const doc: TargetDocument = current ?? { target: key, history: [], ...(workspace !== undefined ? { workspace } : {}) };
+  doc.history.push({
+    revision: d.revision,
+    modelId: d.model.modelId,
+    runId: d.runId,
+    runSequence: d.runSequence,
+    kind: d.kind,
+    at: new Date(d.updatedAt).toISOString(),
+    eventId: event.id,
+  });
+  doc.history.sort((a, b) => a.revision - b.revision || a.at.localeCompare(b.at));
+  return doc;
+}
+
+/** The projections in the store: applied with compare-and-set, read back for queries. */
+export class Projections {
+  constructor(private readonly store: BlobStore) {}
+
+  /** Applies one event to every projection it touches; true when something changed. */
+  async apply(event: AnyEvent): Promise<boolean> {
+    let changed = false;
+    if (event.runid !== undefined || "runId" in event.data) {
+      const runId = "runId" in event.data ? event.data.runId : event.runid;
+      if (runId !== undefined) {
+        const result = await updateJson(this.store, runBlobName(runId), asRun, (current) => applyToRun(current, event));
+        changed ||= result.changed;
+      }
+    }
+    if (event.type === EventTypes.EndpointUpdated) {
+      const result = await updateJson(this.store, targetBlobName(targetKey(event.data.target)), asTarget, (current) => applyToTarget(current, event));
+      changed ||= result.changed;
+    }
+    return changed;
+  }
+
+  async run(runId: string): Promise<RunDocument | undefined> {
+    return (await readJson(this.store, runBlobName(runId), asRun))?.value;
+  }
+
+  async target(key: string): Promise<TargetDocument | undefined> {
+    return (await readJson(this.store, targetBlobName(key), asTarget))?.value;
+  }
+
+  async *runs(): AsyncIterable<RunDocument> {
+    for await (const props of this.store.list(RUNS_PREFIX)) {
+      const doc = await readJson(this.store, props.name, asRun);
+      if (doc !== undefined) yield doc.value;
+    }
+  }
+
+  /** Deletes every projection document. */
+  async clear(): Promise<number> {
+    let deleted = 0;
+    for (const prefix of [RUNS_PREFIX, TARGETS_PREFIX]) {
+      const names: string[] = [];
+      for await (const props of this.store.list(prefix)) names.push(props.name);
+      for (const name of names) if (await this.store.delete(name)) deleted++;
+    }
+    return deleted;
+  }
+}

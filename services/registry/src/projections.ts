@@ -1,75 +1,95 @@
 import { createHash } from "node:crypto";
 import { readJson, updateJson, type BlobStore } from "@retrain/blob";
-import { EventTypes, targetKey, type AnyEvent, type ChampionMetrics, type EndpointTarget, type Metrics, type RunPlan, type RunTrigger } from "@retrain/contracts";
+import { ChampionMetrics, EventTypes, Metrics, RunTrigger, targetKey, type AnyEvent, type EndpointTarget, type RunPlan } from "@retrain/contracts";
+import { z } from "zod";
 
 export const RUNS_PREFIX = "registry/runs/";
 export const TARGETS_PREFIX = "registry/targets/";
 
 /** A stage of a run's timeline. */
-export type StageName = "received" | "trained" | "failed" | "approved" | "rejected" | "awaiting" | "updated" | "promotion-failed";
+export const StageName = z.enum(["received", "trained", "failed", "approved", "rejected", "awaiting", "updated", "promotion-failed"]);
+export type StageName = z.infer<typeof StageName>;
 
-export interface Stage {
-  readonly stage: StageName;
-  readonly at: string;
-  readonly eventId: string;
-  readonly eventType: string;
+export const Stage = z.object({
+  stage: StageName,
+  at: z.string(),
+  eventId: z.string(),
+  eventType: z.string(),
   /** Per-target stages only. */
-  readonly target?: string;
-  readonly detail?: string;
-}
+  target: z.string().optional(),
+  detail: z.string().optional(),
+});
+export type Stage = z.infer<typeof Stage>;
 
 export type RunOutcome = "running" | "awaiting-approval" | "approved" | "failed" | "rejected" | "promoted" | "promotion-failed";
 
-export interface EndpointUpdate {
-  readonly target: string;
-  readonly outcome: "updated" | "failed";
-  readonly at: string;
-  readonly modelId: string;
-  readonly revision?: number;
-  readonly kind?: "promotion" | "rollback";
-  readonly code?: string;
-  readonly reason?: string;
-}
+export const EndpointUpdate = z.object({
+  target: z.string(),
+  outcome: z.enum(["updated", "failed"]),
+  at: z.string(),
+  modelId: z.string(),
+  revision: z.number().optional(),
+  kind: z.enum(["promotion", "rollback"]).optional(),
+  code: z.string().optional(),
+  reason: z.string().optional(),
+});
+export type EndpointUpdate = z.infer<typeof EndpointUpdate>;
 
-/** The projection of one run (`registry/runs/<runId>.json`). */
-export interface RunDocument {
-  readonly runId: string;
-  pipeline: string;
-  runSequence: number;
-  workspace?: string;
-  trigger?: RunTrigger;
-  dataset?: { sha256?: string; name: string; size: number; etag: string };
-  targets: string[];
-  job?: { jobId: string; learner?: string; rows?: number; trainingRows?: number; holdoutRows?: number; seed?: number; durationMs?: number; datasetSha256?: string };
-  model?: { modelId: string; blob: string; learner: string; task: string };
-  evaluation?: { challenger: Metrics; champions: ChampionMetrics[]; reason: string };
-  approval?: { decision: "approved" | "rejected" | "awaiting"; kind?: string; by?: string; reason: string; at: string };
-  updates: EndpointUpdate[];
-  stages: Stage[];
+/** The projection of one run (`registry/runs/<runId>.json`), checked when read. */
+export const RunDocument = z.object({
+  runId: z.string(),
+  pipeline: z.string(),
+  runSequence: z.number(),
+  workspace: z.string().optional(),
+  trigger: RunTrigger.optional(),
+  dataset: z.object({ sha256: z.string().optional(), name: z.string(), size: z.number(), etag: z.string() }).optional(),
+  targets: z.array(z.string()),
+  job: z
+    .object({
+      jobId: z.string(),
+      learner: z.string().optional(),
+      rows: z.number().optional(),
+      trainingRows: z.number().optional(),
+      holdoutRows: z.number().optional(),
+      seed: z.number().optional(),
+      durationMs: z.number().optional(),
+      datasetSha256: z.string().optional(),
+    })
+    .optional(),
+  model: z.object({ modelId: z.string(), blob: z.string(), learner: z.string(), task: z.string() }).optional(),
+  evaluation: z.object({ challenger: Metrics, champions: z.array(ChampionMetrics), reason: z.string() }).optional(),
+  approval: z
+    .object({ decision: z.enum(["approved", "rejected", "awaiting"]), kind: z.string().optional(), by: z.string().optional(), reason: z.string(), at: z.string() })
+    .optional(),
+  updates: z.array(EndpointUpdate),
+  stages: z.array(Stage),
   /** Ids of the events applied (the inbox): a duplicate changes nothing. */
-  inbox: string[];
-}
+  inbox: z.array(z.string()),
+});
+export type RunDocument = z.infer<typeof RunDocument>;
 
 /** One change of what a target serves. */
-export interface PromotionEntry {
-  readonly revision: number;
-  readonly modelId: string;
-  readonly runId: string;
-  readonly runSequence: number;
-  readonly kind: "promotion" | "rollback";
-  readonly at: string;
-  readonly eventId: string;
-}
+export const PromotionEntry = z.object({
+  revision: z.number(),
+  modelId: z.string(),
+  runId: z.string(),
+  runSequence: z.number(),
+  kind: z.enum(["promotion", "rollback"]),
+  at: z.string(),
+  eventId: z.string(),
+});
+export type PromotionEntry = z.infer<typeof PromotionEntry>;
 
-/** The promotion history of one target (`registry/targets/<sha256 of targetKey>.json`). */
-export interface TargetDocument {
-  readonly target: string;
-  workspace?: string;
-  history: PromotionEntry[];
-}
+/** The promotion history of one target (`registry/targets/<sha256 of targetKey>.json`), checked when read. */
+export const TargetDocument = z.object({
+  target: z.string(),
+  workspace: z.string().optional(),
+  history: z.array(PromotionEntry),
+});
+export type TargetDocument = z.infer<typeof TargetDocument>;
 
-const asRun = (value: unknown): RunDocument => value as RunDocument;
-const asTarget = (value: unknown): TargetDocument => value as TargetDocument;
+const asRun = (value: unknown): RunDocument => RunDocument.parse(value);
+const asTarget = (value: unknown): TargetDocument => TargetDocument.parse(value);
 
 export function runBlobName(runId: string): string {
   return `${RUNS_PREFIX}${encodeURIComponent(runId)}.json`;

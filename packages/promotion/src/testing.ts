@@ -2,63 +2,21 @@
 // scoring host on a real HTTP server sharing one filesystem store with the promoter), behind the
 // package's `@retrain/promotion/testing` door so both promoters use one copy.
 import { randomBytes } from "node:crypto";
-import { createBlobUrlHandler, FileSystemBlobStore } from "@retrain/blob";
+import { FileSystemBlobStore } from "@retrain/blob";
 import { MemoryBus } from "@retrain/bus";
-import {
-  categoricalColumn,
-  encodeIlearner,
-  fitFeaturizer,
-  frameFromColumns,
-  learners,
-  numericColumn,
-} from "@retrain/ml";
 import { keyVerifier } from "@retrain/runtime";
-import { createMlRuntime, createScoring, type ModelRuntime, type Scoring } from "@retrain/scoring";
-import { createHttpApp, MetricsRegistry, startHttpServer, type RunningServer } from "@retrain/service-kit";
+import { createMlRuntime, createScoring, serveScoring, type ModelRuntime, type Scoring } from "@retrain/scoring";
+import { corrupt, trainLogisticModel } from "@retrain/scoring/testing";
+import { MetricsRegistry } from "@retrain/service-kit";
 import { silentLogger } from "@retrain/telemetry";
 import { freePort, tempDir } from "@retrain/testing";
 
 /** A Two-Class Logistic Regression on synthetic data (`f0…f2` → `yes`/`no`), as .ilearner bytes. */
 export function trainModel(seed: number, weights: readonly number[]): Buffer {
-  let state = (seed * 7919 + 17) >>> 0 || 1;
-  const next = (): number => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) / 4294967296;
-  };
-  const rows = 200;
-  const columns = weights.map(() => new Float64Array(rows));
-  const labels: string[] = [];
-  for (let r = 0; r < rows; r++) {
-    let z = 0;
-    weights.forEach((w, j) => {
-      const x = next() * 2 - 1;
-      (columns[j] as Float64Array)[r] = x;
-      z += x * w;
-    });
-    labels.push(1 / (1 + Math.exp(-3 * z)) > next() ? "yes" : "no");
-  }
-  const frame = frameFromColumns([...columns.map((values, j) => numericColumn(`f${j}`, values)), categoricalColumn("label", labels)]);
-  const featurizer = fitFeaturizer(frame, { label: "label", task: "binary", positiveLabel: "yes" });
-  const model = learners["Two-Class Logistic Regression"].fit(featurizer.trainingMatrix(frame), { l1RegularizationWeight: 0, l2RegularizationWeight: 0.01 }, { seed });
-  return encodeIlearner({
-    learner: model.learner,
-    task: model.task,
-    parameters: model.parameters,
-    state: model.toState(),
-    featureSchema: featurizer.schema,
-    lineage: { datasetSha256: "0".repeat(64), rows, seed, trainedAt: new Date(0).toISOString(), libraryVersion: "test" },
-  });
+  return trainLogisticModel({ seed, weights, features: weights.length, rows: 200 });
 }
 
-/** `bytes` with one byte flipped: the checksum no longer matches. */
-export function corrupt(bytes: Buffer): Buffer {
-  const copy = Buffer.from(bytes);
-  const at = Math.floor(copy.length / 2);
-  copy[at] = (copy[at] ?? 0) ^ 0xff;
-  return copy;
-}
+export { corrupt };
 
 /** The scoring host's own model runtime over @retrain/ml. */
 export function testRuntime(): ModelRuntime {
@@ -102,17 +60,8 @@ export async function startPlatform(): Promise<Platform> {
     ownHost: `127.0.0.1:${port}`,
     syncIntervalMs: 100,
   });
-  const { app } = createHttpApp({ serviceName: "scoring", logger: silentLogger(), registry, routes: (router) => scoring.registerRoutes(router) });
-  const blobUrls = createBlobUrlHandler(store, { secret });
   await scoring.start();
-  const server: RunningServer = await startHttpServer(
-    (req, res) => {
-      if (scoring.fastPath(req, res)) return;
-      if (blobUrls(req, res)) return;
-      app(req, res);
-    },
-    { port },
-  );
+  const server = await serveScoring(scoring, { logger: silentLogger(), registry, port, blobUrls: { store, secret } });
   return {
     url,
     store,

@@ -1,13 +1,13 @@
 // Fixtures of the evaluator's tests: tiny real models trained with @retrain/ml, holdout CSVs, and an
 // in-process scoring host (createScoring) on the same filesystem store, behind a real HTTP server.
 import { randomBytes } from "node:crypto";
-import { createBlobUrlHandler, FileSystemBlobStore } from "@retrain/blob";
+import { FileSystemBlobStore } from "@retrain/blob";
 import { MemoryBus } from "@retrain/bus";
 import { type BlobRef, type LearnerName } from "@retrain/contracts";
 import { encodeIlearner, fitFeaturizer, readCsvBytes, SeededRandom, trainLearner, type TaskKind } from "@retrain/ml";
 import { keyVerifier } from "@retrain/runtime";
-import { createMlRuntime, createScoring, type Scoring } from "@retrain/scoring";
-import { createHttpApp, MetricsRegistry, startHttpServer, type RunningServer } from "@retrain/service-kit";
+import { createMlRuntime, createScoring, serveScoring, type Scoring } from "@retrain/scoring";
+import { MetricsRegistry } from "@retrain/service-kit";
 import { silentLogger } from "@retrain/telemetry";
 import { freePort } from "@retrain/testing";
 
@@ -98,17 +98,8 @@ export async function startScoringFixture(root: string): Promise<ScoringFixture>
     ownHost: `127.0.0.1:${port}`,
     syncIntervalMs: 100,
   });
-  const { app } = createHttpApp({ serviceName: "scoring", logger, registry, routes: (router) => scoring.registerRoutes(router) });
-  const blobUrls = createBlobUrlHandler(store, { secret });
   await scoring.start();
-  const server: RunningServer = await startHttpServer(
-    (req, res) => {
-      if (scoring.fastPath(req, res)) return;
-      if (blobUrls(req, res)) return;
-      app(req, res);
-    },
-    { port },
-  );
+  const server = await serveScoring(scoring, { logger, registry, port, blobUrls: { store, secret } });
   return {
     url,
     adminKey,

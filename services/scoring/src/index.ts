@@ -8,6 +8,8 @@ export type { ModelChangeResult, PreparedModel, ScoringHostOptions } from "./hos
 export { KeyVault, KeyVaultError, generateApiKey, loadOrCreateKek, parseKek } from "./key-vault.js";
 export { ModelLoadError, ScoreInputError, InputColumn } from "./model-runtime.js";
 export { createMlRuntime } from "./ml-runtime.js";
+export { serveScoring } from "./serve.js";
+export type { ServeScoringOptions } from "./serve.js";
 export type { Cell, LoadedModel, ModelInfo, ModelRuntime, ScoredTable } from "./model-runtime.js";
 export { planModelChange, servingLabel, targetKeyOf, defaultModelId } from "./model-updates.js";
 export type { ChangePlan, ModelCandidate, ModelChange } from "./model-updates.js";

@@ -2,15 +2,15 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { createBlobUrlHandler } from "@retrain/blob";
 import { connectBus, keyVerifier, openBlobStore, ownStoreHost, parseSection, readConfigFile } from "@retrain/runtime";
-import { createHttpApp, createShutdown, MetricsRegistry, startHttpServer } from "@retrain/service-kit";
+import { createShutdown, MetricsRegistry } from "@retrain/service-kit";
 import { createLogger, setupTelemetry } from "@retrain/telemetry";
 import { createScoring } from "./app.js";
 import { applyScoringSection, ScoringFileSection } from "./config-file.js";
 import { loadScoringConfig } from "./config.js";
 import { loadOrCreateKek } from "./key-vault.js";
 import { createMlRuntime } from "./ml-runtime.js";
+import { serveScoring } from "./serve.js";
 
 const config = loadScoringConfig();
 const logger = createLogger({ name: "scoring", level: config.LOG_LEVEL });
@@ -63,16 +63,14 @@ const scoring = createScoring({
 await scoring.start();
 await applyScoringSection(scoring, parseSection(config.RETRAIN_CONFIG ?? "retrain.yaml", ScoringFileSection, file));
 
-const { app } = createHttpApp({ serviceName: "scoring", logger, registry, routes: (router) => scoring.registerRoutes(router), shutdownSignal: shutdown.signal });
-const blobUrls = config.BLOB === "filesystem" && urlSecret !== undefined ? createBlobUrlHandler(store, { secret: urlSecret }) : undefined;
-const server = await startHttpServer(
-  (req, res) => {
-    if (scoring.fastPath(req, res)) return;
-    if (blobUrls?.(req, res) === true) return;
-    app(req, res);
-  },
-  { port: config.SCORING_PORT, host: config.SCORING_HOST, logger },
-);
+const server = await serveScoring(scoring, {
+  logger,
+  registry,
+  port: config.SCORING_PORT,
+  host: config.SCORING_HOST,
+  shutdownSignal: shutdown.signal,
+  ...(config.BLOB === "filesystem" && urlSecret !== undefined ? { blobUrls: { store, secret: urlSecret } } : {}),
+});
 if (config.SCORING_PUBLIC_URL === undefined && config.SCORING_PORT === 0) scoring.setPublicUrl(server.url);
 
 shutdown.onShutdown(() => server.close(config.SHUTDOWN_GRACE), "drain");

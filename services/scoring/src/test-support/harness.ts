@@ -5,11 +5,12 @@ import { randomBytes } from "node:crypto";
 import { createBlobUrlHandler, FileSystemBlobStore } from "@retrain/blob";
 import { MemoryBus } from "@retrain/bus";
 import { keyVerifier } from "@retrain/runtime";
-import { createHttpApp, MetricsRegistry, startHttpServer, type RunningServer } from "@retrain/service-kit";
+import { MetricsRegistry, startHttpServer, type RunningServer } from "@retrain/service-kit";
 import { silentLogger } from "@retrain/telemetry";
 import { freePort, tempDir } from "@retrain/testing";
 import { createScoring, type Scoring, type ScoringDeps } from "../app.js";
 import { createMlRuntime } from "../ml-runtime.js";
+import { serveScoring } from "../serve.js";
 
 /** A JSON answer. */
 export interface Answer {
@@ -127,17 +128,8 @@ export async function startScoring(options: StartScoringOptions = {}): Promise<S
     syncIntervalMs: 100,
     ...options.deps,
   });
-  const { app } = createHttpApp({ serviceName: "scoring", logger, registry, routes: (router) => scoring.registerRoutes(router) });
-  const blobUrls = createBlobUrlHandler(store, { secret });
   await scoring.start();
-  const server = await startHttpServer(
-    (req, res) => {
-      if (scoring.fastPath(req, res)) return;
-      if (blobUrls(req, res)) return;
-      app(req, res);
-    },
-    { port },
-  );
+  const server = await serveScoring(scoring, { logger, registry, port, blobUrls: { store, secret } });
   return {
     url,
     workspace,

@@ -1,15 +1,14 @@
 import type { ModelState, TrainedModel, TrainingMatrix } from "../model.js";
 import { solveSymmetric } from "./cholesky.js";
 import { defaultThreads, ParallelChunks, sharedCopy } from "./parallel.js";
+import { linearScores, linearState } from "./linear-model.js";
 import {
   checkTrainingMatrix,
   type FitOptions,
   type LearnerSpec,
-  predictionBuffer,
   readStateMeta,
   resolveLearnerParameters,
   stateArray,
-  stateMeta,
   throwIfAborted,
 } from "./spec.js";
 
@@ -55,23 +54,11 @@ export class LinearRegressionModel implements TrainedModel {
   }
 
   predict(x: Float64Array, rows: number, out?: Float64Array): Float64Array {
-    const result = predictionBuffer(NAME, this.features, x, rows, out);
-    const w = this.weights;
-    const f = this.features;
-    for (let i = 0, base = 0; i < rows; i++, base += f) {
-      let z = this.intercept;
-      for (let j = 0; j < f; j++) z += (x[base + j] as number) * (w[j] as number);
-      result[i] = z;
-    }
-    return result;
+    return linearScores(NAME, this.weights, this.intercept, x, rows, out);
   }
 
   toState(): ModelState {
-    return {
-      kind: "linear",
-      meta: stateMeta(this),
-      arrays: { weights: Float64Array.from(this.weights), intercept: Float64Array.of(this.intercept) },
-    };
+    return linearState("linear", this);
   }
 }
 

@@ -1,15 +1,14 @@
 import type { ModelState, TrainedModel, TrainingMatrix } from "../model.js";
 import { type DifferentiableObjective, type LbfgsResult, minimizeLbfgs } from "./lbfgs.js";
 import { defaultThreads, ParallelChunks, sharedCopy } from "./parallel.js";
+import { linearScores, linearState } from "./linear-model.js";
 import {
   checkTrainingMatrix,
   type FitOptions,
   type LearnerSpec,
-  predictionBuffer,
   readStateMeta,
   resolveLearnerParameters,
   stateArray,
-  stateMeta,
   throwIfAborted,
 } from "./spec.js";
 import { columnMoments } from "./moments.js";
@@ -78,23 +77,13 @@ export class LogisticRegressionModel implements TrainedModel {
   }
 
   predict(x: Float64Array, rows: number, out?: Float64Array): Float64Array {
-    const result = predictionBuffer(NAME, this.features, x, rows, out);
-    const w = this.weights;
-    const f = this.features;
-    for (let i = 0, base = 0; i < rows; i++, base += f) {
-      let z = this.intercept;
-      for (let j = 0; j < f; j++) z += (x[base + j] as number) * (w[j] as number);
-      result[i] = 1 / (1 + exp(-z));
-    }
+    const result = linearScores(NAME, this.weights, this.intercept, x, rows, out);
+    for (let i = 0; i < rows; i++) result[i] = 1 / (1 + exp(-(result[i] as number)));
     return result;
   }
 
   toState(): ModelState {
-    return {
-      kind: "logistic",
-      meta: stateMeta(this),
-      arrays: { weights: Float64Array.from(this.weights), intercept: Float64Array.of(this.intercept) },
-    };
+    return linearState("logistic", this);
   }
 }
 

@@ -1,0 +1,10 @@
+export { ApiClient } from "./api.js";
+export type { ApiAnswer, RequestOptions } from "./api.js";
+export { SERVICES, readCliEnvironment } from "./config.js";
+export type { CliEnvironment, ServiceName } from "./config.js";
+export { CliContext } from "./context.js";
+export { CliError } from "./errors.js";
+export { Output, formatDuration, processIo, table } from "./output.js";
+export type { CliIo } from "./output.js";
+export { runCli } from "./program.js";
+export type { CommandGroup } from "./program.js";

@@ -16,6 +16,8 @@ export interface DeploymentOptions {
   readonly config: readonly string[];
   /** Trainer processes (competing consumers). Default 1. */
   readonly trainers?: number;
+  /** Extra environment for every service (e.g. OTEL_* variables). */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 /** A running distributed deployment. */
@@ -33,6 +35,9 @@ export interface Deployment {
   readonly ingestion: ServiceProcess;
   readonly evaluator: ServiceProcess;
   readonly trainers: readonly ServiceProcess[];
+  readonly registry: ServiceProcess;
+  /** The environment every service was started with (to start more of them alike). */
+  readonly env: NodeJS.ProcessEnv;
   stop(): Promise<void>;
 }
 
@@ -65,6 +70,7 @@ export async function startDeployment(options: DeploymentOptions): Promise<Deplo
     TRAINER_JOB_ACK_WAIT: "5s",
     SCORING_KEK: randomBytes(32).toString("base64"),
     SCORING_DATA_DIR: join(dir.path, "scoring"),
+    ...options.env,
   };
   const store = new AzureBlobStore({ connectionString: azurite.connectionString, container, createContainer: true });
   const observer = await connectNatsBus({ servers: nats.url, prefix, logger: silentLogger() });
@@ -94,6 +100,7 @@ export async function startDeployment(options: DeploymentOptions): Promise<Deplo
     startService("new-promoter", "NEW_PROMOTER_PORT", withScoring),
     startService("evaluator", "EVALUATOR_PORT", withScoring),
     startService("ingestion", "INGESTION_PORT", env),
+    startService("registry", "REGISTRY_PORT", env),
     ...Array.from({ length: options.trainers ?? 1 }, () => startService("trainer", "TRAINER_PORT", env)),
   ]);
   for (const service of started) cleanup.add(() => service.process.stop());
@@ -108,7 +115,9 @@ export async function startDeployment(options: DeploymentOptions): Promise<Deplo
     scoring,
     evaluator: started[2] as ServiceProcess,
     ingestion: started[3] as ServiceProcess,
-    trainers: started.slice(4),
+    registry: started[4] as ServiceProcess,
+    trainers: started.slice(5),
+    env,
     stop: () => cleanup.run(),
   };
 }

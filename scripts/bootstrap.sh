@@ -17,6 +17,14 @@ if ! command -v nats-server >/dev/null 2>&1 && [ ! -x /usr/sbin/nats-server ]; t
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nats-server >/dev/null
 fi
 
+# The browser tests (test/e2e/ui.test.ts) drive Debian's headless Chromium through playwright-core.
+if [ ! -x /usr/bin/chromium ]; then
+  echo "bootstrap: installing chromium"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+
 pnpm install --frozen-lockfile --reporter=silent
 pnpm run -s build
 echo "bootstrap: ready (node $(node --version), pnpm $(pnpm --version), $(/usr/sbin/nats-server --version 2>/dev/null || nats-server --version))"

@@ -10,6 +10,8 @@ import {
   ModelRejected,
   ModelTrained,
   PromotionFailed,
+  RunCancelled,
+  RunRedriveRequested,
   TrainingFailed,
   type EventType,
 } from "./events.js";
@@ -113,6 +115,20 @@ export const catalog = {
     "Upstream-facing: a new dataset for a pipeline is available (a URL on an allowed host, or a blob of the store). Posted to ingestion's POST /v1/events; ingestion copies it in and starts a run unless the same content already did.",
     ["upstream"],
     ["ingestion"],
+  ),
+  [EventTypes.RunCancelled]: entry(
+    "RunCancelled",
+    RunCancelled,
+    "A person cancelled the run; it is terminal. The trainer cancels its job, the evaluator and the promoters act on it no more.",
+    ["ingestion"],
+    ["trainer", "evaluator", "classic-promoter", "new-promoter", "registry"],
+  ),
+  [EventTypes.RunRedriveRequested]: entry(
+    "RunRedriveRequested",
+    RunRedriveRequested,
+    "An internal command of the registry's reconciler: a run is past its stage deadline; the services of that stage re-publish the run's events they own, with the same ids.",
+    ["registry"],
+    ["ingestion", "trainer", "evaluator", "classic-promoter", "new-promoter", "registry"],
   ),
 } as const;
 

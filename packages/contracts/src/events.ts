@@ -13,6 +13,8 @@ export const EventTypes = {
   PromotionFailed: "retrain.promotion.failed.v1",
   BatchJobQueued: "retrain.batch-job.queued.v1",
   DatasetAvailable: "retrain.dataset.available.v1",
+  RunCancelled: "retrain.run.cancelled.v1",
+  RunRedriveRequested: "retrain.run.redrive-requested.v1",
 } as const;
 /** One of the catalog's event type names. */
 export type EventType = (typeof EventTypes)[keyof typeof EventTypes];
@@ -185,3 +187,38 @@ export const DatasetAvailable = z.object({
   by: z.string().max(256).optional(),
 });
 export type DatasetAvailable = z.infer<typeof DatasetAvailable>;
+
+/**
+ * A person cancelled a run; the run is terminal. Emitted by ingestion (the owner of runs). The trainer
+ * cancels the run's job, the evaluator decides nothing more and the promoters promote nothing for it.
+ */
+export const RunCancelled = z.object({
+  ...RunFields,
+  /** The run's frozen plan (the trainer finds the run's training web service, hence its job, from it). */
+  plan: RunPlan,
+  /** Who cancelled (a key name). */
+  cancelledBy: z.string().max(256).optional(),
+  reason: z.string().max(2000).optional(),
+});
+export type RunCancelled = z.infer<typeof RunCancelled>;
+
+/** The stages of a run the reconciler re-drives: each waits for one owner's outcome. */
+export const RedriveStage = z.enum(["training", "evaluation", "promotion"]);
+export type RedriveStage = z.infer<typeof RedriveStage>;
+
+/**
+ * A command, not a fact of a run: the registry's reconciler found the run past its stage deadline and
+ * asks the services of that stage to re-publish what they have for it, with the same event ids (so
+ * nothing doubles): the owner of the stage's input re-publishes it (a consumer that missed it gets it
+ * again) and the owner of its outcome re-publishes that (the registry learns it).
+ * `training`: ingestion (DataArrived) and the trainer; `evaluation`: the trainer (ModelTrained) and
+ * the evaluator; `promotion`: the evaluator or the registry (ModelApproved) and the promoters.
+ */
+export const RunRedriveRequested = z.object({
+  runId: z.string().min(1).max(64),
+  pipeline: z.string().min(1).max(128).optional(),
+  stage: RedriveStage,
+  /** 1 for the first request of this stage; the registry reports the run stuck after its last. */
+  attempt: z.number().int().positive(),
+});
+export type RunRedriveRequested = z.infer<typeof RunRedriveRequested>;

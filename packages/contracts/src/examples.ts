@@ -114,6 +114,18 @@ export const examples: Record<(typeof EventTypes)[keyof typeof EventTypes], unkn
     sha256: dataset.sha256,
     by: "contoso-etl",
   },
+  [EventTypes.RunCancelled]: {
+    ...run,
+    plan,
+    cancelledBy: "ws-contoso/primary",
+    reason: "the upload was the wrong month",
+  },
+  [EventTypes.RunRedriveRequested]: {
+    runId: run.runId,
+    pipeline: run.pipeline,
+    stage: "promotion",
+    attempt: 1,
+  },
   [EventTypes.PromotionFailed]: {
     ...run,
     target,

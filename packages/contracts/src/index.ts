@@ -31,6 +31,9 @@ export {
   BatchJobQueued,
   DatasetLocation,
   DatasetAvailable,
+  RunCancelled,
+  RedriveStage,
+  RunRedriveRequested,
 } from "./events.js";
 export type { EventType } from "./events.js";
 export { catalog, eventTypes, isEventType, exampleData } from "./catalog.js";

@@ -28,5 +28,9 @@ export {
   runWithTraceContext,
 } from "./trace-context.js";
 export type { TraceContext, TraceIds } from "./trace-context.js";
-export { LOG_LEVELS, REDACTED, createLogger, silentLogger } from "./logger.js";
+export { tracedFetch } from "./http-client.js";
+export type { TracedFetchOptions } from "./http-client.js";
+export { OtlpDecodeError, decodeOtlpTraces } from "./otlp-json.js";
+export type { ReceivedSpan } from "./otlp-json.js";
+export { LOG_LEVELS, REDACTED, createLogger, scrubSecrets, silentLogger } from "./logger.js";
 export type { CreateLoggerOptions, LogDestination, LogFn, LogLevel, Logger } from "./logger.js";

@@ -91,4 +91,18 @@ describe("createLogger", () => {
     expect(silent.isLevelEnabled("fatal")).toBe(false);
     silent.child({ a: 1 }).error("nothing");
   });
+
+  it("scrubs secrets quoted inside text: SAS signatures, account and shared access keys, bearer tokens", () => {
+    const out = capture();
+    const logger = createLogger({ name: "scrub", destination: out });
+    const url = "https://acct.blob.core.windows.net/c/model.ilearner?sv=2024-01-01&se=2030&sr=b&sp=r&sig=AbC%2Fdef%3D";
+    logger.error({ err: new Error(`download of ${url} failed`), SasBlobToken: "?sv=1&sig=zzz" }, `fetching ${url}`);
+    logger.warn("DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNO==;BlobEndpoint=http://127.0.0.1:1/");
+    logger.warn("Endpoint=sb://ns/;SharedAccessKeyName=k;SharedAccessKey=s3cr3t; then Bearer abc.DEF-123 was refused");
+    const raw = out.raw();
+    expect(raw).not.toMatch(/AbC%2Fdef|zzz|Eby8vdM02xNO|s3cr3t|abc\.DEF-123/);
+    expect(raw).toContain("sig=[redacted]");
+    expect(raw).toContain("AccountKey=[redacted]");
+    expect(out.lines()).toHaveLength(3);
+  });
 });

@@ -69,12 +69,32 @@ const REDACT_PATHS = [
   ...SECRET_FIELDS.map((field) => `*.${field}`),
   "headers.authorization",
   "*.headers.authorization",
+  "SasBlobToken",
+  "*.SasBlobToken",
+  "ConnectionString",
+  "*.ConnectionString",
 ];
+
+// Secrets inside free text (an error message quoting a URL or a connection string): a SAS
+// signature, an account or shared access key, a bearer token. Scrubbed from the finished line, so
+// no code path that formats a message can leak one.
+const SECRET_IN_TEXT = /\b(sig|AccountKey|SharedAccessKey|SharedAccessSignature|code)=([^&;"\s\\]+)|\b(Bearer) ([A-Za-z0-9._~+/=-]+)/g;
+
+/** Replaces secret values embedded in text with {@link REDACTED} (package-internal; exported for tests). */
+export function scrubSecrets(line: string): string {
+  // Most lines hold none of the markers: one cheap test before the replacing scan.
+  if (!/sig=|Key=|Signature=|code=|Bearer /.test(line)) return line;
+  return line.replace(SECRET_IN_TEXT, (_match, name: string | undefined, _value: string | undefined, bearer: string | undefined) =>
+    bearer !== undefined ? `${bearer} ${REDACTED}` : `${name ?? ""}=${REDACTED}`,
+  );
+}
 
 /**
  * A JSON-lines logger. Each line carries `trace_id`/`span_id` of the span active where it is
  * logged; fields named like secrets (key, apiKey, authorization, password, connectionString,
- * sasToken, primaryKey, secondaryKey, at top level or one level deep) are written as "[redacted]".
+ * sasToken, primaryKey, secondaryKey, SasBlobToken, ConnectionString, at top level or one level
+ * deep) are written as "[redacted]", and so are secrets quoted inside text (`sig=`, `AccountKey=`,
+ * `SharedAccessKey=`, `code=`, `Bearer <token>`).
  */
 export function createLogger(options: CreateLoggerOptions): Logger {
   const settings = {
@@ -85,6 +105,7 @@ export function createLogger(options: CreateLoggerOptions): Logger {
     // Level names rather than numbers: readable in a terminal and queryable as-is.
     formatters: { level: (label: string) => ({ level: label }) },
     redact: { paths: REDACT_PATHS, censor: REDACTED },
+    hooks: { streamWrite: scrubSecrets },
     mixin: () => {
       const { traceId, spanId } = currentTraceIds();
       return traceId === undefined ? {} : { trace_id: traceId, span_id: spanId };

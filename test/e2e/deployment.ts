@@ -7,8 +7,8 @@ import { AzureBlobStore } from "@retrain/blob";
 import { connectNatsBus, type NatsBus } from "@retrain/bus";
 import { EventTypes, type AnyEvent } from "@retrain/contracts";
 import { silentLogger } from "@retrain/telemetry";
-import { Cleanup, freePort, startAzurite, startNatsServer, tempDir, uniqueName, waitFor, type ServiceProcess } from "@retrain/testing";
-import { startService } from "./processes.js";
+import { Cleanup, freePort, startAzurite, startNatsServer, tempDir, uniqueName, waitFor, type NatsServerFixture, type ServiceProcess } from "@retrain/testing";
+import { startRestartableService, type RestartableService } from "./processes.js";
 
 /** Options for {@link startDeployment}. */
 export interface DeploymentOptions {
@@ -16,6 +16,11 @@ export interface DeploymentOptions {
   readonly config: readonly string[];
   /** Trainer processes (competing consumers). Default 1. */
   readonly trainers?: number;
+  /**
+   * Scoring processes sharing one store (replicas that converge through it). Default 1. With more,
+   * the promoters call the first and the evaluator the last, as a load balancer would spread them.
+   */
+  readonly scorings?: number;
   /** Extra environment for every service (e.g. OTEL_* variables). */
   readonly env?: NodeJS.ProcessEnv;
 }
@@ -32,18 +37,31 @@ export interface Deployment {
   /** Every run event the observer saw, in arrival order. */
   readonly events: AnyEvent[];
   readonly scoring: ServiceProcess;
+  /** Every scoring process (the first is {@link scoring}). */
+  readonly scorings: readonly ServiceProcess[];
   readonly ingestion: ServiceProcess;
   readonly evaluator: ServiceProcess;
   readonly trainers: readonly ServiceProcess[];
   readonly registry: ServiceProcess;
   /** The environment every service was started with (to start more of them alike). */
   readonly env: NodeJS.ProcessEnv;
+  /** The nats-server (fault-injection suites kill and restart it; its store survives). */
+  readonly nats: NatsServerFixture;
+  /** Every service process, in start order, to kill and start again (fault injection). */
+  readonly services: readonly RestartableService[];
   stop(): Promise<void>;
 }
 
 /** Starts nats-server, Azurite and every service (built dist) as processes; workspace `e2e`. */
 export async function startDeployment(options: DeploymentOptions): Promise<Deployment> {
   const cleanup = new Cleanup();
+  // Every service is started restartable; the fields below name the first process of each.
+  const services: RestartableService[] = [];
+  const startService = async (name: string, portVariable: string, env: NodeJS.ProcessEnv, port?: number): Promise<ServiceProcess> => {
+    const service = await startRestartableService(name, portVariable, env, port);
+    services.push(service);
+    return service.current;
+  };
   const adminKey = randomBytes(24).toString("base64url");
   const key = randomBytes(24).toString("base64url");
   const nats = await startNatsServer();
@@ -94,7 +112,15 @@ export async function startDeployment(options: DeploymentOptions): Promise<Deplo
   const scoringPort = await freePort();
   const scoring = await startService("scoring", "SCORING_PORT", { ...env, SCORING_PUBLIC_URL: `http://127.0.0.1:${scoringPort}` }, scoringPort);
   cleanup.add(() => scoring.process.stop());
-  const withScoring = { ...env, EVALUATOR_SCORING_URL: scoring.url, EVALUATOR_SCORING_KEY: adminKey, PROMOTER_SCORING_URL: scoring.url, PROMOTER_SCORING_KEY: adminKey };
+  const scorings = [scoring];
+  for (let i = 1; i < (options.scorings ?? 1); i++) {
+    const port = await freePort();
+    const replica = await startService("scoring", "SCORING_PORT", { ...env, SCORING_PUBLIC_URL: `http://127.0.0.1:${port}` }, port);
+    cleanup.add(() => replica.process.stop());
+    scorings.push(replica);
+  }
+  const lastScoring = scorings[scorings.length - 1] ?? scoring;
+  const withScoring = { ...env, EVALUATOR_SCORING_URL: lastScoring.url, EVALUATOR_SCORING_KEY: adminKey, PROMOTER_SCORING_URL: scoring.url, PROMOTER_SCORING_KEY: adminKey };
   const started = await Promise.all([
     startService("classic-promoter", "CLASSIC_PROMOTER_PORT", withScoring),
     startService("new-promoter", "NEW_PROMOTER_PORT", withScoring),
@@ -104,6 +130,8 @@ export async function startDeployment(options: DeploymentOptions): Promise<Deplo
     ...Array.from({ length: options.trainers ?? 1 }, () => startService("trainer", "TRAINER_PORT", env)),
   ]);
   for (const service of started) cleanup.add(() => service.process.stop());
+  // Processes started again by a fault-injection suite are stopped here (the first ones above).
+  cleanup.add(() => Promise.all(services.map((s) => s.current.process.stop())));
   return {
     adminKey,
     key,
@@ -113,11 +141,14 @@ export async function startDeployment(options: DeploymentOptions): Promise<Deplo
     observer,
     events,
     scoring,
+    scorings,
     evaluator: started[2] as ServiceProcess,
     ingestion: started[3] as ServiceProcess,
     registry: started[4] as ServiceProcess,
     trainers: started.slice(5),
     env,
+    nats,
+    services,
     stop: () => cleanup.run(),
   };
 }

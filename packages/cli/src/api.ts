@@ -102,6 +102,7 @@ export class ApiClient {
     const { code, message } = serverError(parsed);
     const reason = message ?? (typeof parsed === "string" ? parsed.slice(0, 200) : response.statusText);
     if (response.status === 401) throw new CliError(`not authorized by the ${this.service}: ${reason} (set RETRAIN_KEY or --key)`, 1, code ?? "Unauthorized");
-    throw new CliError(`${method} ${path} → ${response.status}${code !== undefined ? ` ${code}` : ""}: ${reason}`, 1, code);
+    // The server's reason first: it is what a person acts on; the call is there to find the server's side.
+    throw new CliError(`${reason} (${method} ${path} → ${response.status}${code !== undefined ? ` ${code}` : ""})`, 1, code);
   }
 }

@@ -2,18 +2,21 @@
 export interface CliIo {
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
-  /** True when stdout is a terminal (progress bars and live views only then). */
+  /** True when a person watches a terminal (progress bars and live views only then). */
   readonly interactive: boolean;
 }
 
 export const processIo: CliIo = {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
-  interactive: process.stdout.isTTY === true,
+  // Progress goes to stderr, so that is the stream that must be a terminal.
+  interactive: process.stderr.isTTY === true,
 };
 
 /** Human output by default; `--json` prints exactly one JSON document per command. */
 export class Output {
+  #progressShown = false;
+
   constructor(
     private readonly io: CliIo,
     readonly json: boolean,
@@ -29,6 +32,11 @@ export class Output {
     else this.io.stdout(`${typeof human === "string" ? human : human.join("\n")}\n`);
   }
 
+  /** A line of a live human view on stdout (a run's stages as they happen); nothing under `--json`. */
+  line(text: string): void {
+    if (!this.json) this.io.stdout(`${text}\n`);
+  }
+
   /** A progress or status line for people (stderr, so `--json` stdout stays one document). */
   note(text: string): void {
     if (!this.json) this.io.stderr(`${text}\n`);
@@ -36,7 +44,16 @@ export class Output {
 
   /** Rewrites the current stderr line (progress bars); only on a terminal. */
   progress(text: string): void {
-    if (this.interactive) this.io.stderr(`\r${text}`);
+    if (!this.interactive) return;
+    this.#progressShown = true;
+    this.io.stderr(`\r${text}`);
+  }
+
+  /** Ends a progress line so the next output starts on a fresh line. */
+  progressDone(): void {
+    if (!this.#progressShown) return;
+    this.#progressShown = false;
+    this.io.stderr("\n");
   }
 
   error(text: string): void {
@@ -57,4 +74,31 @@ export function formatDuration(ms: number | null | undefined): string {
   if (ms < 1000) return `${Math.round(ms)} ms`;
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
   return `${Math.floor(ms / 60_000)} m ${Math.round((ms % 60_000) / 1000)} s`;
+}
+
+/** An ISO time as people read it in a table: "2026-12-06 08:30:12" (UTC, no milliseconds). */
+export function formatTime(iso: string | null | undefined): string {
+  if (iso === null || iso === undefined || iso === "") return "-";
+  const time = Date.parse(iso);
+  return Number.isNaN(time) ? iso : new Date(time).toISOString().slice(0, 19).replace("T", " ");
+}
+
+/** 1536 → "1.5 KiB". */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/** `[#########-----------]  45%  1.2 MiB / 2.7 MiB` (width = number of bar cells). */
+export function progressBar(done: number, total: number, width = 30): string {
+  const fraction = total > 0 ? Math.min(1, done / total) : 1;
+  const filled = Math.round(fraction * width);
+  return `[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${String(Math.round(fraction * 100)).padStart(3)}%  ${formatBytes(done)} / ${formatBytes(total)}`;
 }

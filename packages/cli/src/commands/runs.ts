@@ -1,0 +1,111 @@
+import type { CliContext } from "../context.js";
+import { CliError } from "../errors.js";
+import { failOnRunFailure, followRun, outcomeLine, STAGE_HEADER, stageLine } from "../follow.js";
+import { formatDuration, formatTime, table } from "../output.js";
+import type { CommandGroup } from "../program.js";
+import type { RunSummaryView, RunTimelineView } from "../wire.js";
+import { FOLLOW_EXIT_CODES, timeoutMsOf } from "./upload.js";
+
+/** The outcomes `GET /v1/runs?outcome=` filters by. */
+export const RUN_OUTCOMES = ["running", "awaiting-approval", "approved", "failed", "rejected", "promoted", "promotion-failed", "cancelled"] as const;
+
+function positiveInteger(text: string | undefined, option: string): string | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text)) throw new CliError(`${option} must be a whole number (got '${text}')`, 2, "BadArgument");
+  return text;
+}
+
+async function timeline(ctx: CliContext, runId: string): Promise<RunTimelineView> {
+  return (await ctx.api("registry").get<RunTimelineView>(`/v1/runs/${encodeURIComponent(runId)}`)).body;
+}
+
+/** The pipeline of a run, as the registry knows it (`--pipeline` skips the look-up). */
+async function pipelineOf(ctx: CliContext, runId: string, given: string | undefined): Promise<string> {
+  return given ?? (await timeline(ctx, runId)).pipeline;
+}
+
+function triggerText(run: RunSummaryView): string {
+  return run.trigger === null || run.trigger === undefined ? "-" : run.trigger.kind;
+}
+
+function spanMs(run: RunSummaryView): number | null {
+  if (run.startedAt === null || run.lastEventAt === null) return null;
+  return Date.parse(run.lastEventAt) - Date.parse(run.startedAt);
+}
+
+/** `retrain runs`, `retrain run <id>`, `retrain cancel <run>`, `retrain rerun <run>` (registry, ingestion). */
+export const registerRuns: CommandGroup = (program, context) => {
+  program
+    .command("runs")
+    .description("list runs, newest first")
+    .option("--pipeline <name>", "only this pipeline's runs")
+    .option("--outcome <outcome>", `only runs with this outcome (${RUN_OUTCOMES.join(", ")})`)
+    .option("--top <n>", "at most this many runs (default 20)", "20")
+    .option("--skip <n>", "skip this many runs first (paging)")
+    .action(async (options: { pipeline?: string; outcome?: string; top?: string; skip?: string }, command) => {
+      const ctx = context(command);
+      if (options.outcome !== undefined && !(RUN_OUTCOMES as readonly string[]).includes(options.outcome)) {
+        throw new CliError(`--outcome must be one of ${RUN_OUTCOMES.join(", ")} (got '${options.outcome}')`, 2, "BadArgument");
+      }
+      const query = { pipeline: options.pipeline, outcome: options.outcome, top: positiveInteger(options.top, "--top"), skip: positiveInteger(options.skip, "--skip") };
+      const { body } = await ctx.api("registry").get<{ value: RunSummaryView[] }>("/v1/runs", { query });
+      const rows = body.value.map((r) => [r.runId, r.pipeline, r.runSequence, triggerText(r), r.outcome, formatTime(r.startedAt), formatDuration(spanMs(r))]);
+      ctx.out.result(body, rows.length === 0 ? "no runs" : table(rows, ["RUN", "PIPELINE", "#", "TRIGGER", "OUTCOME", "STARTED (UTC)", "DURATION"]));
+    });
+
+  program
+    .command("run <runId>")
+    .summary("a run's timeline with stage durations")
+    .description("a run's timeline: every stage with its time and how long it took since the previous one")
+    .action(async (runId: string, _options: unknown, command) => {
+      const ctx = context(command);
+      const run = await timeline(ctx, runId);
+      const trigger = run.trigger === null || run.trigger === undefined ? "" : `, trigger ${run.trigger.kind}${run.trigger.by !== undefined ? ` by ${run.trigger.by}` : ""}`;
+      ctx.out.result(run, [
+        `run ${run.runId}: pipeline ${run.pipeline} #${run.runSequence}${trigger}`,
+        ...(run.datasetSha256 !== null && run.datasetSha256 !== undefined ? [`dataset sha256 ${run.datasetSha256}`] : []),
+        STAGE_HEADER,
+        ...run.stages.map(stageLine),
+        run.terminal ? outcomeLine(run) : `run ${run.runId} is ${run.outcome} (${formatDuration(run.totalMs)} so far)`,
+      ]);
+    });
+
+  program
+    .command("cancel <runId>")
+    .description("cancel a run that has not ended: a running job is cancelled, nothing is promoted")
+    .option("--reason <text>", "why (recorded with the run)")
+    .option("--pipeline <name>", "the run's pipeline (default: asked of the registry)")
+    .action(async (runId: string, options: { reason?: string; pipeline?: string }, command) => {
+      const ctx = context(command);
+      const pipeline = await pipelineOf(ctx, runId, options.pipeline);
+      const { body } = await ctx
+        .api("ingestion")
+        .post<{ runId: string; pipeline: string; cancelled: boolean }>(`/v1/pipelines/${encodeURIComponent(pipeline)}/runs/${encodeURIComponent(runId)}/cancel`, {
+          body: options.reason !== undefined ? { reason: options.reason } : {},
+        });
+      ctx.out.result(body, `run ${runId} of ${pipeline} cancelled`);
+    });
+
+  program
+    .command("rerun <runId>")
+    .description("start a new run of the same pipeline on the same dataset")
+    .option("--pipeline <name>", "the run's pipeline (default: asked of the registry)")
+    .option("--follow", "follow the new run live until it ends")
+    .option("--timeout <seconds>", "with --follow: stop following after this long (default 1800)")
+    .addHelpText("after", FOLLOW_EXIT_CODES)
+    .action(async (runId: string, options: { pipeline?: string; follow?: boolean; timeout?: string }, command) => {
+      const ctx = context(command);
+      const timeoutMs = timeoutMsOf(options.timeout);
+      const pipeline = await pipelineOf(ctx, runId, options.pipeline);
+      const { body: rerun } = await ctx.api("ingestion").post<{ runId: string; runSequence: number }>(`/v1/pipelines/${encodeURIComponent(pipeline)}/runs`, { body: { runId } });
+      const started = `run ${rerun.runId} (${pipeline} #${rerun.runSequence}) started: a re-run of ${runId}`;
+      if (options.follow !== true) {
+        ctx.out.result({ rerun }, started);
+        return;
+      }
+      ctx.out.line(started);
+      const run = await followRun(ctx, rerun.runId, timeoutMs !== undefined ? { timeoutMs } : {});
+      ctx.out.result({ rerun, run }, outcomeLine(run));
+      failOnRunFailure(run);
+    });
+};

@@ -10,14 +10,24 @@ export interface CliRun {
   json<T = unknown>(): T;
 }
 
+/** Options of {@link retrain}. */
+export interface RetrainOptions {
+  readonly url?: string;
+  readonly key?: string;
+  readonly workspace?: string;
+  readonly serviceUrls?: CliEnvironment["serviceUrls"];
+  /** Run as if a person watched a terminal (progress bars on stderr). Default false. */
+  readonly interactive?: boolean;
+}
+
 /** Runs `retrain <argv…>` against `url` with `key` (no environment variables are read). */
-export async function retrain(argv: readonly string[], options: { url?: string; key?: string; workspace?: string; serviceUrls?: CliEnvironment["serviceUrls"] } = {}): Promise<CliRun> {
+export async function retrain(argv: readonly string[], options: RetrainOptions = {}): Promise<CliRun> {
   let stdout = "";
   let stderr = "";
   const code = await runCli(argv, { url: options.url, key: options.key, workspace: options.workspace, serviceUrls: options.serviceUrls ?? {} }, {
     stdout: (s) => (stdout += s),
     stderr: (s) => (stderr += s),
-    interactive: false,
+    interactive: options.interactive ?? false,
   });
   return { code, stdout, stderr, json: <T>() => JSON.parse(stdout) as T };
 }

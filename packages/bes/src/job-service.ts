@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from "node:crypto";
-import type { BlobStore } from "@retrain/blob";
+import { DEFAULT_RESULT_SAS_LIFETIME_MS, type BlobStore } from "@retrain/blob";
 import type { EventBus } from "@retrain/bus";
+import type { SecretBox } from "@retrain/service-kit";
 import { createEvent, deterministicEventId, EventTypes, parseEvent, type AnyEvent } from "@retrain/contracts";
-import type { Logger } from "@retrain/telemetry";
+import { injectTraceHeaders, type Logger } from "@retrain/telemetry";
 import { besError, notFound } from "./errors.js";
 import type { BatchServiceSpec, JobExecutor } from "./executor.js";
 import type { JobDocument } from "./job.js";
@@ -26,6 +27,11 @@ export interface JobServiceOptions {
   readonly resultSasLifetimeMs?: number;
   /** CloudEvents `source` of the events this host publishes. */
   readonly source: string;
+  /**
+   * Seals connection strings, SAS URLs and global parameter values in stored job documents (from
+   * `RETRAIN_KEK`). Default none: they are stored in clear (the service warns at start).
+   */
+  readonly secrets?: SecretBox;
 }
 
 /** Extra identity for a job that belongs to a run. */
@@ -56,7 +62,7 @@ export class JobService {
 
   constructor(options: JobServiceOptions) {
     this.#options = options;
-    this.jobs = new JobStore(options.store, options.prefix);
+    this.jobs = new JobStore(options.store, options.prefix, options.secrets);
     this.#locations = {
       store: options.store,
       allowedHosts: options.allowedHosts ?? [],
@@ -103,7 +109,7 @@ export class JobService {
   ): Promise<string> {
     const { inputs, outputs, globalParameters } = resolved;
     for (const [name, location] of Object.entries(inputs)) {
-      if (!(await locationExists(location, this.#locations))) {
+      if (!(await locationExists(location, this.#locations, name))) {
         throw besError("BlobNotFound", `The blob of input '${name}' was not found.`, name);
       }
     }
@@ -145,10 +151,14 @@ export class JobService {
    */
   async start(workspace: string, service: string, id: string, options: { idempotent?: boolean } = {}): Promise<void> {
     const job = await this.get(workspace, service, id);
+    // The command carries the trace of the start (the run's, on the event path): the worker that
+    // picks it up, maybe after a restart relayed it, continues that trace.
+    const trace: Record<string, string> = {};
+    injectTraceHeaders(trace);
     const command = createEvent(
       EventTypes.BatchJobQueued,
       { jobId: id, host: job.host, workspace, service, ...(job.runId !== undefined ? { runId: job.runId } : {}) },
-      { source: this.#options.source, id: deterministicEventId(id, EventTypes.BatchJobQueued) },
+      { source: this.#options.source, id: deterministicEventId(id, EventTypes.BatchJobQueued), ...(trace["traceparent"] !== undefined ? { traceparent: trace["traceparent"] } : {}) },
     );
     const { job: updated, changed } = await this.jobs.update(workspace, service, id, (current) => {
       if (current.status !== "NotStarted" || current.startRequestedAt !== undefined) return undefined;
@@ -182,7 +192,7 @@ export class JobService {
     let results: BatchExecutionStatus["Results"] = null;
     if (job.status === "Finished" && job.results !== undefined) {
       results = {};
-      const lifetime = this.#options.resultSasLifetimeMs ?? 24 * 3_600_000;
+      const lifetime = this.#options.resultSasLifetimeMs ?? DEFAULT_RESULT_SAS_LIFETIME_MS;
       for (const [name, result] of Object.entries(job.results)) {
         results[name] = await resultReference(result.location, this.#locations, lifetime);
       }

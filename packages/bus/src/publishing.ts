@@ -1,5 +1,5 @@
-import { encodeEvent, EventValidationError, isValidatedEvent, parseEvent, withTraceContext, type AnyEvent } from "@retrain/contracts";
-import { injectTraceHeaders, startMessagingSpan } from "@retrain/telemetry";
+import { encodeEvent, EventTypes, EventValidationError, isValidatedEvent, parseEvent, withTraceContext, type AnyEvent } from "@retrain/contracts";
+import { currentTraceIds, extractTraceContext, failActiveSpan, injectTraceHeaders, startMessagingSpan, type StartedSpan } from "@retrain/telemetry";
 import { BusError } from "./errors.js";
 import type { PublishReceipt } from "./port.js";
 
@@ -32,13 +32,18 @@ export async function publishWith(
     }, { cause: error });
   }
   // The publish span is not made active: nothing nests in it, and activating costs a context scope.
+  // An event relayed from an outbox outside the work that caused it (a timer, a restart) has no
+  // active span: its own traceparent, recorded with the change, keeps the publish in the run's trace.
+  const orphaned = checked.traceparent !== undefined && currentTraceIds().traceId === undefined;
   const span = startMessagingSpan({
     operation: "publish",
     system,
     destination,
     messageId: checked.id,
     ...(checked.runid !== undefined ? { runId: checked.runid } : {}),
+    ...(orphaned ? { parent: extractTraceContext({ traceparent: checked.traceparent, tracestate: checked.tracestate }) } : {}),
   });
+  markFailedOutcome(checked, span);
   try {
     // Only trace context travels as headers: the id and type are in the CloudEvent itself.
     const headers: Record<string, string> = {};
@@ -59,4 +64,21 @@ export async function publishWith(
     span.end(error);
     throw error;
   }
+}
+
+/**
+ * A run's failure outcome (rejected, training failed, promotion failed) is an error in its trace: the
+ * publish span and the span that decided it (e.g. the evaluator's processing of ModelTrained) get
+ * error status with the reason, so a trace view shows where and why the run stopped.
+ */
+function markFailedOutcome(event: AnyEvent, span: StartedSpan): void {
+  let message: string | undefined;
+  if (event.type === EventTypes.ModelRejected) message = `rejected: ${event.data.reason}`;
+  else if (event.type === EventTypes.TrainingFailed) message = `training failed: ${event.data.code}: ${event.data.reason}`;
+  else if (event.type === EventTypes.PromotionFailed) message = `promotion failed: ${event.data.code}: ${event.data.reason}`;
+  if (message === undefined) return;
+  const attributes = { "retrain.outcome": event.type, "retrain.reason": message };
+  span.setAttributes(attributes);
+  span.setError(message);
+  failActiveSpan(message, attributes);
 }

@@ -1,3 +1,4 @@
+import { tracedFetch } from "@retrain/telemetry";
 import { PromotionRefusedError, ScoringHostError } from "./errors.js";
 
 /** An answer of the scoring host. */
@@ -38,7 +39,8 @@ export async function callScoringHost(method: string, url: string, options: Call
   if (options.body !== undefined) headers["content-type"] = "application/json";
   let response: Response;
   try {
-    response = await fetch(url, { method, headers, signal, ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}) });
+    // A client span whose traceparent the scoring host continues: its PATCH / ARM update joins the run's trace.
+    response = await tracedFetch(url, { method, headers, signal, ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}) });
   } catch (error) {
     throw new ScoringHostError(`${method} ${redact(url)} failed: ${error instanceof Error ? error.message : String(error)}`, { method, url: redact(url) }, { cause: error });
   }

@@ -9,7 +9,7 @@ export type {
   TelemetryMode,
   TelemetryOptions,
 } from "./setup.js";
-export { messagingSpan, startMessagingSpan, startSpan, withSpan } from "./spans.js";
+export { failActiveSpan, messagingSpan, startMessagingSpan, startSpan, withSpan } from "./spans.js";
 export type {
   MessagingOperation,
   MessagingSpanOptions,

@@ -222,3 +222,14 @@ export function messagingSpan<T>(
   const { name, kind, attributes } = messagingSpanAttributes(options);
   return withSpan(name, { kind, attributes, ...(options.parent && { parent: options.parent }) }, fn);
 }
+
+/**
+ * Marks the active span (when there is one) failed with `message`, and sets `attributes` on it: for
+ * an outcome decided inside work someone else traces (a run rejected while its event is processed).
+ */
+export function failActiveSpan(message: string, attributes?: SpanAttributes): void {
+  const span = trace.getSpan(activeOtelContext());
+  if (span === undefined) return;
+  if (attributes !== undefined) span.setAttributes(attributes);
+  span.setStatus({ code: SpanStatusCode.ERROR, message });
+}

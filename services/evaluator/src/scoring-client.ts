@@ -1,5 +1,6 @@
 // The scoring host as the evaluator sees it: "which model does this target serve?" and its bytes.
 import { targetKey, type EndpointTarget } from "@retrain/contracts";
+import { tracedFetch } from "@retrain/telemetry";
 import { z } from "zod";
 
 /** Options of {@link ScoringClient}. */
@@ -92,7 +93,7 @@ export class ScoringClient {
   async #fetch(url: string, key: string, signal: AbortSignal | undefined, headers: Record<string, string>): Promise<Response> {
     const timeout = AbortSignal.timeout(this.#timeoutMs);
     try {
-      return await fetch(url, { headers, signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]) });
+      return await tracedFetch(url, { headers, signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]) });
     } catch (error) {
       signal?.throwIfAborted();
       throw new ScoringLookupError(`the scoring host could not be reached for ${key}: ${(error as Error).message}`, key, undefined, { cause: error });

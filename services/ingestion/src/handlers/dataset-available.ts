@@ -3,6 +3,7 @@ import type { Readable } from "node:stream";
 import { isBlobError, validateBlobName } from "@retrain/blob";
 import { EventTypes, EventValidationError, parseEvent, type CloudEvent } from "@retrain/contracts";
 import { HttpError, assertWorkspaceAccess, type Principal } from "@retrain/service-kit";
+import { extractTraceContext, withSpan } from "@retrain/telemetry";
 import { ingestDataset, requirePipeline, type IntakeDeps, type RunAccepted } from "../intake.js";
 import { workspaceOf } from "../pipelines.js";
 import { openRemoteDataset } from "../remote-source.js";
@@ -106,12 +107,18 @@ export async function acceptDatasetAvailable(event: DatasetAvailableEvent, princ
       throw error;
     }
   }
-  return ingestDataset(deps, {
+  const input = {
     pipeline,
     source,
     origin,
-    trigger: { kind: "event", by: data.by ?? event.source },
+    trigger: { kind: "event", by: data.by ?? event.source } as const,
     ...(data.sha256 !== undefined ? { expectedSha256: data.sha256 } : {}),
-    ...(event.traceparent !== undefined ? { traceparent: event.traceparent } : {}),
-  });
+  };
+  if (event.traceparent === undefined) return ingestDataset(deps, input);
+  // The upstream's trace, not the HTTP request's, is the run's: the sender's traceparent parents
+  // ingestion's work, and the run (DataArrived) continues from that span.
+  const parent = extractTraceContext({ traceparent: event.traceparent, tracestate: event.tracestate });
+  return withSpan(`ingest ${EventTypes.DatasetAvailable}`, { kind: "consumer", parent, attributes: { "messaging.message.id": event.id, "retrain.pipeline": pipeline.name } }, () =>
+    ingestDataset(deps, input),
+  );
 }

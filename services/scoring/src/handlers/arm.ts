@@ -2,6 +2,7 @@
 // ARM async pattern (Azure-AsyncOperation), so Azure's generated clients work unchanged.
 import { randomUUID } from "node:crypto";
 import type { Request, Response, Router } from "express";
+import { withSpan } from "@retrain/telemetry";
 import { authenticateBearer, hasRequestBody, HttpError, readJsonBody, sendJson, type ApiKeyVerifier, type Principal } from "@retrain/service-kit";
 import type { JsonObject, OperationDoc, PendingArmUpdate, RunIdentity, TargetDoc } from "../documents.js";
 import { armError } from "../errors.js";
@@ -424,7 +425,12 @@ export function createArmApi(deps: ArmRoutesDeps): ArmApi {
       written = result.value;
     }
 
-    const task = apply(blob, op.id, modelChanges ? definition.asset.uri : undefined, given, definition.inputSchema, principal.name, current?.model === undefined);
+    // The update outlives the request: its own span (a child of the request's) shows when it really ended.
+    const task = withSpan(
+      `arm update ${name}`,
+      { attributes: { "retrain.operation_id": op.id, ...(given.run?.runId !== undefined ? { "retrain.run_id": given.run.runId } : {}) } },
+      () => apply(blob, op.id, modelChanges ? definition.asset.uri : undefined, given, definition.inputSchema, principal.name, current?.model === undefined),
+    );
     if (!modelChanges) {
       // Nothing to load: the update finishes within the request, so answer its final state.
       await task;

@@ -128,7 +128,7 @@ export const catalog = {
     RunRedriveRequested,
     "An internal command of the registry's reconciler: a run is past its stage deadline; the services of that stage re-publish the run's events they own, with the same ids.",
     ["registry"],
-    ["ingestion", "trainer", "evaluator", "classic-promoter", "new-promoter", "registry"],
+    ["ingestion", "trainer", "evaluator", "classic-promoter", "new-promoter"],
   ),
 } as const;
 

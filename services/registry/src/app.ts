@@ -1,12 +1,14 @@
 import type { BlobStore } from "@retrain/blob";
 import type { EventBus, Subscription } from "@retrain/bus";
 import { EventTypes, type AnyEvent, type EventType } from "@retrain/contracts";
-import { HttpError, principalOf, requireApiKey, routeParam, type ApiKeyVerifier, type Principal } from "@retrain/service-kit";
+import { assertAdmin, HttpError, principalOf, requireApiKey, routeParam, type ApiKeyVerifier, type Principal } from "@retrain/service-kit";
 import type { Logger } from "@retrain/telemetry";
 import type { Router } from "express";
 import { z } from "zod";
 import { appendToLog, readLog } from "./log.js";
-import { Projections, runOutcome, type PromotionEntry, type RunDocument, type TargetDocument } from "./projections.js";
+import { Projections, RunOutcome, runOutcome, type PromotionEntry, type RunDocument, type TargetDocument } from "./projections.js";
+import { Reconciler, type ReconcileAction, type ReconcilerDocument, type ReconcilerOptions } from "./reconciler.js";
+import { publishRollback, requestRollback, RollbackRequest, unseenRollbacks } from "./rollback.js";
 
 /** What the registry is built from. */
 export interface RegistryDeps {
@@ -16,6 +18,8 @@ export interface RegistryDeps {
   readonly verifyKey: ApiKeyVerifier<Principal>;
   /** Events handled at once. Default 4. */
   readonly concurrency?: number;
+  /** The reconciler's deadlines, attempts and interval (see {@link ReconcilerOptions}). */
+  readonly reconciler?: ReconcilerOptions;
 }
 
 /** The registry: its all-run-events consumer, its projections and its `/v1` routes. */
@@ -25,6 +29,9 @@ export interface Registry {
   record(event: AnyEvent): Promise<{ logged: boolean; changed: boolean }>;
   /** Deletes the projections and rebuilds them from the log alone. Run it with the consumer stopped. */
   rebuild(): Promise<{ events: number }>;
+  readonly reconciler: Reconciler;
+  /** One pass of the reconciler over every run (the timer calls it; tests call it with their clock). */
+  reconcile(now?: Date): Promise<Map<string, ReconcileAction>>;
   registerRoutes(router: Router): void;
   start(): Promise<void>;
   stop(graceMs?: number): Promise<void>;
@@ -40,11 +47,17 @@ export const RUN_EVENT_TYPES = [
   EventTypes.ModelAwaitingApproval,
   EventTypes.EndpointUpdated,
   EventTypes.PromotionFailed,
+  EventTypes.RunCancelled,
 ] as const satisfies readonly EventType[];
+
+const SOURCE = "/retrain/registry";
 
 const RunsQuery = z.object({
   pipeline: z.string().min(1).optional(),
-  outcome: z.enum(["running", "awaiting-approval", "approved", "failed", "rejected", "promoted", "promotion-failed"]).optional(),
+  outcome: RunOutcome.optional(),
+  /** Page size (default 100) and offset; the answer has `count` (all matches) and a `nextLink` while more remain. */
+  top: z.coerce.number().int().min(1).max(1000).default(100),
+  skip: z.coerce.number().int().min(0).default(0),
 });
 const TargetQuery = z.object({ target: z.string().min(1) });
 const ServedQuery = z.object({ target: z.string().min(1), at: z.iso.datetime({ offset: true }) });
@@ -132,10 +145,73 @@ export function servedAt(doc: TargetDocument, at: string): PromotionEntry | unde
   return served;
 }
 
+/** A run's timeline with what the reconciler did for it: its requests as stages, and whether it is stuck. */
+export function runTimelineWithReconciler(doc: RunDocument, state: ReconcilerDocument | undefined): Record<string, unknown> {
+  const timeline = runTimeline(doc);
+  const requests = state?.requests ?? [];
+  if (requests.length === 0 && state?.stuck === undefined) return { ...timeline, redrives: [], stuck: null };
+  const entries: Array<{ stage: string; at: string; eventType?: string | undefined; eventId?: string | undefined; target?: string | undefined; detail?: string | undefined }> = [
+    ...doc.stages,
+    ...requests.map((r) => ({ stage: "redrive-requested", at: r.at, eventType: EventTypes.RunRedriveRequested, eventId: r.eventId, detail: `${r.stage}, attempt ${r.attempt}` })),
+    ...(state?.stuck !== undefined ? [{ stage: "stuck", at: state.stuck.at, detail: `${state.stuck.stage} after ${state.stuck.attempts} re-drive requests` }] : []),
+  ].sort((a, b) => a.at.localeCompare(b.at));
+  let previous: number | undefined;
+  const stages = entries.map((s) => {
+    const at = Date.parse(s.at);
+    const durationMs = previous === undefined ? null : at - previous;
+    previous = at;
+    return { ...s, durationMs };
+  });
+  return { ...timeline, stages, redrives: requests, stuck: state?.stuck ?? null };
+}
+
+function targetView(doc: TargetDocument): Record<string, unknown> {
+  const current = doc.history.reduce<PromotionEntry | undefined>((latest, h) => (latest === undefined || h.revision > latest.revision ? h : latest), undefined);
+  return {
+    target: doc.target,
+    workspace: doc.workspace ?? null,
+    kind: doc.target.split(":", 1)[0] ?? null,
+    current: current === undefined ? null : entryView(current),
+    revision: current?.revision ?? null,
+    modelId: current?.modelId ?? null,
+    changes: doc.history.length,
+  };
+}
+
+/** Deletes the projections and replays the log into them (the `rebuild` command and {@link Registry.rebuild}). */
+export async function rebuildFromLog(store: BlobStore, logger: Logger): Promise<{ events: number }> {
+  const projections = new Projections(store);
+  await projections.clear();
+  let events = 0;
+  for await (const entry of readLog(store)) {
+    await projections.apply(entry.event);
+    events++;
+  }
+  logger.info({ events }, "registry projections rebuilt from the log");
+  return { events };
+}
+
 /** Builds the registry from its dependencies (no I/O until `start`). */
 export function createRegistry(deps: RegistryDeps): Registry {
   const projections = new Projections(deps.store);
   const subscriptions: Subscription[] = [];
+  const rollbackDeps = { store: deps.store, bus: deps.bus, projections, logger: deps.logger, source: SOURCE };
+  const reconciler = new Reconciler(
+    { ...rollbackDeps, onPromotionRedrive: async (runId) => void (await publishRollback(runId, rollbackDeps)) },
+    deps.reconciler,
+  );
+  const promotionDeadlineMs = deps.reconciler?.deadlinesMs?.promotion ?? 10 * 60_000;
+  let timer: NodeJS.Timeout | undefined;
+  let reconciling: Promise<unknown> = Promise.resolve();
+
+  async function reconcile(now: Date = new Date()): Promise<Map<string, ReconcileAction>> {
+    // A rollback whose approval never came back (the publish failed or was lost) is published again.
+    for await (const doc of unseenRollbacks(rollbackDeps, now, promotionDeadlineMs)) {
+      deps.logger.warn({ run_id: doc.rollbackRunId }, "rollback approval not seen back; publishing it again");
+      await publishRollback(doc.rollbackRunId, rollbackDeps);
+    }
+    return reconciler.reconcile(now);
+  }
 
   async function record(event: AnyEvent): Promise<{ logged: boolean; changed: boolean }> {
     // Log first: the log is the source of truth; the projections can always be rebuilt from it.
@@ -159,16 +235,9 @@ export function createRegistry(deps: RegistryDeps): Registry {
   return {
     projections,
     record,
-    async rebuild() {
-      await projections.clear();
-      let events = 0;
-      for await (const entry of readLog(deps.store)) {
-        await projections.apply(entry.event);
-        events++;
-      }
-      deps.logger.info({ events }, "registry projections rebuilt from the log");
-      return { events };
-    },
+    reconciler,
+    reconcile,
+    rebuild: () => rebuildFromLog(deps.store, deps.logger),
     registerRoutes(router) {
       const auth = requireApiKey(deps.verifyKey);
       router.get("/v1/runs", auth, async (req, res) => {
@@ -182,10 +251,53 @@ export function createRegistry(deps: RegistryDeps): Registry {
           docs.push(doc);
         }
         docs.sort((a, b) => startedAt(b).localeCompare(startedAt(a)) || b.runSequence - a.runSequence);
-        res.json({ value: docs.map(runSummary) });
+        const page = docs.slice(query.skip, query.skip + query.top);
+        const more = query.skip + page.length < docs.length;
+        const next = new URLSearchParams({
+          ...(query.pipeline !== undefined ? { pipeline: query.pipeline } : {}),
+          ...(query.outcome !== undefined ? { outcome: query.outcome } : {}),
+          top: String(query.top),
+          skip: String(query.skip + query.top),
+        });
+        res.json({
+          value: page.map(runSummary),
+          count: docs.length,
+          ...(more ? { nextLink: `${req.protocol}://${req.get("host") ?? "localhost"}/v1/runs?${next.toString()}` } : {}),
+        });
       });
       router.get("/v1/runs/:runId", auth, async (req, res) => {
-        res.json(runTimeline(await visibleRun(routeParam(req, "runId"), principalOf<Principal>(res))));
+        const doc = await visibleRun(routeParam(req, "runId"), principalOf<Principal>(res));
+        res.json(runTimelineWithReconciler(doc, await reconciler.state(doc.runId)));
+      });
+      router.get("/v1/stuck", auth, async (_req, res) => {
+        const principal = principalOf<Principal>(res);
+        const value: Array<Record<string, unknown>> = [];
+        for await (const { state, run } of reconciler.stuck()) {
+          if (!canSee(principal, run?.workspace)) continue;
+          value.push({
+            runId: state.runId,
+            pipeline: state.pipeline,
+            stage: state.stage,
+            since: state.since,
+            attempts: state.stuck?.attempts ?? state.attempts,
+            stuckAt: state.stuck?.at ?? null,
+            outcome: run === undefined ? null : runOutcome(run).outcome,
+          });
+        }
+        res.json({ value });
+      });
+      router.get("/v1/targets", auth, async (_req, res) => {
+        const principal = principalOf<Principal>(res);
+        const value: Array<Record<string, unknown>> = [];
+        for await (const doc of projections.targets()) if (canSee(principal, doc.workspace)) value.push(targetView(doc));
+        value.sort((a, b) => String(a["target"]).localeCompare(String(b["target"])));
+        res.json({ value });
+      });
+      router.post("/v1/targets/rollback", auth, async (req, res) => {
+        const principal = principalOf<Principal>(res);
+        assertAdmin(principal, "roll a target back");
+        const request = RollbackRequest.parse(req.body ?? {});
+        res.status(202).json(await requestRollback(request, principal.name, rollbackDeps));
       });
       router.get("/v1/runs/:runId/lineage", auth, async (req, res) => {
         res.json(runLineage(await visibleRun(routeParam(req, "runId"), principalOf<Principal>(res))));
@@ -215,9 +327,19 @@ export function createRegistry(deps: RegistryDeps): Registry {
           },
         }),
       );
+      const interval = deps.reconciler?.intervalMs ?? 30_000;
+      if (interval > 0) {
+        timer = setInterval(() => {
+          reconciling = reconcile().catch((error: unknown) => deps.logger.error({ err: error }, "reconciler pass failed"));
+        }, interval);
+        timer.unref();
+      }
     },
     async stop(graceMs = 10_000) {
+      if (timer !== undefined) clearInterval(timer);
+      timer = undefined;
       await Promise.all(subscriptions.splice(0).map((s) => s.close({ graceMs })));
+      await reconciling;
     },
   };
 }

@@ -3,7 +3,7 @@ import { connectBus, keyVerifier, openBlobStore, readConfigFile } from "@retrain
 import { createHttpApp, createShutdown, startHttpServer } from "@retrain/service-kit";
 import { createLogger, setupTelemetry } from "@retrain/telemetry";
 import { createRegistry } from "./app.js";
-import { loadRegistryConfig } from "./config.js";
+import { loadRegistryConfig, reconcilerOptions } from "./config.js";
 
 const config = loadRegistryConfig();
 const logger = createLogger({ name: "registry", level: config.LOG_LEVEL });
@@ -18,6 +18,7 @@ const registry = createRegistry({
   logger,
   verifyKey: keyVerifier({ workspaces: file.workspaces, ...(config.RETRAIN_ADMIN_KEY !== undefined ? { adminKey: config.RETRAIN_ADMIN_KEY } : {}) }),
   concurrency: config.REGISTRY_CONCURRENCY,
+  reconciler: reconcilerOptions(config),
 });
 const { app } = createHttpApp({ serviceName: "registry", logger, routes: (router) => registry.registerRoutes(router), shutdownSignal: shutdown.signal });
 const server = await startHttpServer(app, { port: config.REGISTRY_PORT, host: config.REGISTRY_HOST, logger });

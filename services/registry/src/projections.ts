@@ -1,13 +1,13 @@
 import { createHash } from "node:crypto";
 import { readJson, updateJson, type BlobStore } from "@retrain/blob";
-import { ChampionMetrics, EventTypes, Metrics, RunTrigger, targetKey, type AnyEvent, type EndpointTarget, type RunPlan } from "@retrain/contracts";
+import { ChampionMetrics, EndpointTarget, EventTypes, Metrics, ModelRef, RunPlan, RunTrigger, targetKey, type AnyEvent } from "@retrain/contracts";
 import { z } from "zod";
 
 export const RUNS_PREFIX = "registry/runs/";
 export const TARGETS_PREFIX = "registry/targets/";
 
 /** A stage of a run's timeline. */
-export const StageName = z.enum(["received", "trained", "failed", "approved", "rejected", "awaiting", "updated", "promotion-failed"]);
+export const StageName = z.enum(["received", "trained", "failed", "approved", "rejected", "awaiting", "updated", "promotion-failed", "cancelled"]);
 export type StageName = z.infer<typeof StageName>;
 
 export const Stage = z.object({
@@ -21,7 +21,9 @@ export const Stage = z.object({
 });
 export type Stage = z.infer<typeof Stage>;
 
-export type RunOutcome = "running" | "awaiting-approval" | "approved" | "failed" | "rejected" | "promoted" | "promotion-failed";
+/** Where a run stands, as the list filters it. */
+export const RunOutcome = z.enum(["running", "awaiting-approval", "approved", "failed", "rejected", "promoted", "promotion-failed", "cancelled"]);
+export type RunOutcome = z.infer<typeof RunOutcome>;
 
 export const EndpointUpdate = z.object({
   target: z.string(),
@@ -57,6 +59,11 @@ export const RunDocument = z.object({
     })
     .optional(),
   model: z.object({ modelId: z.string(), blob: z.string(), learner: z.string(), task: z.string() }).optional(),
+  /** The whole model reference (what a rollback re-promotes). */
+  modelRef: ModelRef.optional(),
+  /** The run's frozen plan as its events carried it (a rollback takes the target from it). */
+  plan: RunPlan.optional(),
+  cancelled: z.object({ at: z.string(), by: z.string().optional(), reason: z.string().optional() }).optional(),
   evaluation: z.object({ challenger: Metrics, champions: z.array(ChampionMetrics), reason: z.string() }).optional(),
   approval: z
     .object({ decision: z.enum(["approved", "rejected", "awaiting"]), kind: z.string().optional(), by: z.string().optional(), reason: z.string(), at: z.string() })
@@ -84,6 +91,8 @@ export type PromotionEntry = z.infer<typeof PromotionEntry>;
 export const TargetDocument = z.object({
   target: z.string(),
   workspace: z.string().optional(),
+  /** The target itself, as the latest EndpointUpdated named it (a rollback sends it to the promoters). */
+  endpoint: EndpointTarget.optional(),
   history: z.array(PromotionEntry),
 });
 export type TargetDocument = z.infer<typeof TargetDocument>;
@@ -106,6 +115,7 @@ function workspaceOfTarget(target: EndpointTarget): string | undefined {
 function applyPlan(doc: RunDocument, plan: RunPlan): void {
   doc.workspace ??= plan.trainingWebService.workspace;
   if (doc.targets.length === 0) doc.targets = plan.targets.map(targetKey);
+  doc.plan ??= plan;
 }
 
 /** Applies one event to a run document (a fresh copy); `undefined` when it was applied already. */
@@ -114,7 +124,7 @@ export function applyToRun(current: RunDocument | undefined, event: AnyEvent): R
   const data = event.data;
   if (!("runId" in data) || data.runId === undefined) return undefined;
   const doc: RunDocument = current ?? { runId: data.runId, pipeline: "", runSequence: 0, targets: [], updates: [], stages: [], inbox: [] };
-  if ("pipeline" in data) doc.pipeline = data.pipeline;
+  if ("pipeline" in data && data.pipeline !== undefined) doc.pipeline = data.pipeline;
   if ("runSequence" in data && typeof data.runSequence === "number") doc.runSequence = data.runSequence;
   const base = { at: new Date(event.time).toISOString(), eventId: event.id, eventType: event.type };
   switch (event.type) {
@@ -138,6 +148,7 @@ export function applyToRun(current: RunDocument | undefined, event: AnyEvent): R
       const l = d.lineage;
       doc.job = { jobId: d.jobId, learner: l.learner, rows: l.rows, trainingRows: l.trainingRows, holdoutRows: l.holdoutRows, seed: l.seed, durationMs: l.durationMs, datasetSha256: l.datasetSha256 };
       doc.model = { modelId: d.model.modelId, blob: d.model.blob.name, learner: d.model.learner, task: d.model.task };
+      doc.modelRef = d.model;
       doc.evaluation = { challenger: d.metrics, champions: doc.evaluation?.champions ?? [], reason: doc.evaluation?.reason ?? "" };
       doc.stages.push({ ...base, stage: "trained" });
       break;
@@ -148,6 +159,11 @@ export function applyToRun(current: RunDocument | undefined, event: AnyEvent): R
       const d = event.data;
       applyPlan(doc, d.plan);
       doc.model ??= { modelId: d.model.modelId, blob: d.model.blob.name, learner: d.model.learner, task: d.model.task };
+      doc.modelRef ??= d.model;
+      // A rollback is a run of its own that starts with its approval: what started it is the rollback.
+      if (event.type === EventTypes.ModelApproved && event.data.kind === "rollback") {
+        doc.trigger ??= { kind: "rollback", ...(event.data.approvedBy !== undefined ? { by: event.data.approvedBy } : {}) };
+      }
       doc.evaluation = { challenger: d.challenger, champions: d.champions, reason: d.reason };
       const decision = event.type === EventTypes.ModelApproved ? "approved" : event.type === EventTypes.ModelRejected ? "rejected" : "awaiting";
       const by = event.type === EventTypes.ModelApproved ? event.data.approvedBy : event.type === EventTypes.ModelRejected ? event.data.rejectedBy : undefined;
@@ -175,6 +191,13 @@ export function applyToRun(current: RunDocument | undefined, event: AnyEvent): R
       doc.stages.push({ ...base, stage: "promotion-failed", target, detail: `${d.code}: ${d.reason}` });
       break;
     }
+    case EventTypes.RunCancelled: {
+      const d = event.data;
+      applyPlan(doc, d.plan);
+      doc.cancelled = { at: base.at, ...(d.cancelledBy !== undefined ? { by: d.cancelledBy } : {}), ...(d.reason !== undefined ? { reason: d.reason } : {}) };
+      doc.stages.push({ ...base, stage: "cancelled", ...(d.reason !== undefined || d.cancelledBy !== undefined ? { detail: [d.cancelledBy, d.reason].filter(Boolean).join(": ") } : {}) });
+      break;
+    }
     default:
       return undefined;
   }
@@ -185,6 +208,8 @@ export function applyToRun(current: RunDocument | undefined, event: AnyEvent): R
 
 /** Where a run stands, and whether it is over. */
 export function runOutcome(doc: RunDocument): { outcome: RunOutcome; terminal: boolean } {
+  // A cancel ends the run whatever else arrives after it (a cancelled job's TrainingFailed, a straggler).
+  if (doc.cancelled !== undefined) return { outcome: "cancelled", terminal: true };
   if (doc.stages.some((s) => s.stage === "failed")) return { outcome: "failed", terminal: true };
   const decision = doc.approval?.decision;
   if (decision === "rejected") return { outcome: "rejected", terminal: true };
@@ -206,6 +231,7 @@ export function applyToTarget(current: TargetDocument | undefined, event: AnyEve
   const key = targetKey(d.target);
   const workspace = workspaceOfTarget(d.target);
   const doc: TargetDocument = current ?? { target: key, history: [], ...(workspace !== undefined ? { workspace } : {}) };
+  doc.endpoint = d.target;
   doc.history.push({
     revision: d.revision,
     modelId: d.model.modelId,
@@ -251,6 +277,13 @@ export class Projections {
   async *runs(): AsyncIterable<RunDocument> {
     for await (const props of this.store.list(RUNS_PREFIX)) {
       const doc = await readJson(this.store, props.name, asRun);
+      if (doc !== undefined) yield doc.value;
+    }
+  }
+
+  async *targets(): AsyncIterable<TargetDocument> {
+    for await (const props of this.store.list(TARGETS_PREFIX)) {
+      const doc = await readJson(this.store, props.name, asTarget);
       if (doc !== undefined) yield doc.value;
     }
   }

@@ -1,0 +1,129 @@
+import { randomUUID } from "node:crypto";
+import type { BlobStore } from "@retrain/blob";
+import type { EventBus, Subscription } from "@retrain/bus";
+import type { AnyEvent } from "@retrain/contracts";
+import { HttpError, principalOf, requireApiKey, routeParam, type ApiKeyVerifier, type Principal } from "@retrain/service-kit";
+import type { Logger } from "@retrain/telemetry";
+import type { Router } from "express";
+import { z } from "zod";
+import { Dispatcher } from "./dispatcher.js";
+import { DeliveryState } from "./documents.js";
+import { SUBSCRIBABLE_TYPES } from "./event-types.js";
+import { deliveryView, getDelivery, listDeliveries, replayDelivery } from "./handlers/deliveries.js";
+import { handleEvent } from "./handlers/events.js";
+import { createSubscription, CreateSubscriptionBody, deleteSubscription, listSubscriptions, subscriptionView, visibleSubscription } from "./handlers/subscriptions.js";
+
+/** What the notifier is built from. Durations in ms; every option has the default its config has. */
+export interface NotifierDeps {
+  readonly store: BlobStore;
+  readonly bus: EventBus;
+  readonly logger: Logger;
+  readonly verifyKey: ApiKeyVerifier<Principal>;
+  /** Hosts allowed for local delivery (plain http, loopback). Default none. */
+  readonly allowHttpHosts?: readonly string[];
+  /** Delays before attempts 2, 3, …. Default 5s, 5m, 30m, 2h, 5h, 10h, 10h. */
+  readonly retryScheduleMs?: readonly number[];
+  /** Deadline of one call. Default 10 000. */
+  readonly timeoutMs?: number;
+  /** Pending-delivery scan period. Default 10 000. */
+  readonly scanIntervalMs?: number;
+  /** `WebHook-Request-Origin` of the validation handshake. Default `retrain-notifier`. */
+  readonly origin?: string;
+  /** Webhook calls in flight at once. Default 32. */
+  readonly maxInFlight?: number;
+  /** Events handled at once. Default 4. */
+  readonly concurrency?: number;
+}
+
+/** The notifier: webhook subscriptions, their deliveries and the run-event consumer that makes them. */
+export interface Notifier {
+  registerRoutes(router: Router): void;
+  /** Turns one event into deliveries and starts them (what the consumer does per event). */
+  notify(event: AnyEvent): Promise<number>;
+  start(): Promise<void>;
+  stop(graceMs?: number): Promise<void>;
+}
+
+export const DEFAULT_RETRY_SCHEDULE_MS: readonly number[] = [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000];
+
+const DeliveriesQuery = z.object({ state: DeliveryState.optional() });
+
+/** Builds the notifier from its dependencies (no I/O until `start`). */
+export function createNotifier(deps: NotifierDeps): Notifier {
+  const policy = { allowHttpHosts: (deps.allowHttpHosts ?? []).map((h) => h.toLowerCase()) };
+  const timeoutMs = deps.timeoutMs ?? 10_000;
+  const origin = deps.origin ?? "retrain-notifier";
+  const dispatcher = new Dispatcher({
+    store: deps.store,
+    logger: deps.logger,
+    policy,
+    retryScheduleMs: deps.retryScheduleMs ?? DEFAULT_RETRY_SCHEDULE_MS,
+    timeoutMs,
+    owner: randomUUID(),
+    scanIntervalMs: deps.scanIntervalMs ?? 10_000,
+    maxInFlight: deps.maxInFlight ?? 32,
+  });
+  const subscriptionDeps = { store: deps.store, policy, origin, handshakeTimeoutMs: timeoutMs };
+  let subscription: Subscription | undefined;
+
+  async function notify(event: AnyEvent): Promise<number> {
+    const keys = await handleEvent(event, { store: deps.store, logger: deps.logger });
+    for (const k of keys) dispatcher.kick(k.subscriptionId, k.deliveryId);
+    return keys.length;
+  }
+
+  return {
+    notify,
+    registerRoutes(router) {
+      const auth = requireApiKey(deps.verifyKey);
+      router.post("/v1/subscriptions", auth, async (req, res) => {
+        if (req.body === undefined) throw new HttpError(400, "BadArgument", "Send the subscription as a JSON body (content-type: application/json).");
+        const body = CreateSubscriptionBody.parse(req.body);
+        res.status(201).json(await createSubscription(body, principalOf<Principal>(res), subscriptionDeps));
+      });
+      router.get("/v1/subscriptions", auth, async (_req, res) => {
+        res.json({ value: await listSubscriptions(deps.store, principalOf<Principal>(res)) });
+      });
+      router.get("/v1/subscriptions/:id", auth, async (req, res) => {
+        res.json(subscriptionView(await visibleSubscription(deps.store, routeParam(req, "id"), principalOf<Principal>(res))));
+      });
+      router.delete("/v1/subscriptions/:id", auth, async (req, res) => {
+        await deleteSubscription(deps.store, routeParam(req, "id"), principalOf<Principal>(res));
+        res.status(204).end();
+      });
+      router.get("/v1/subscriptions/:id/deliveries", auth, async (req, res) => {
+        const sub = await visibleSubscription(deps.store, routeParam(req, "id"), principalOf<Principal>(res));
+        const { state } = DeliveriesQuery.parse(req.query);
+        res.json({ subscriptionId: sub.id, value: (await listDeliveries(deps.store, sub.id, state)).map((d) => deliveryView(d)) });
+      });
+      router.get("/v1/subscriptions/:id/deliveries/:deliveryId", auth, async (req, res) => {
+        const sub = await visibleSubscription(deps.store, routeParam(req, "id"), principalOf<Principal>(res));
+        res.json(deliveryView(await getDelivery(deps.store, sub.id, routeParam(req, "deliveryId")), true));
+      });
+      router.post("/v1/subscriptions/:id/deliveries/:deliveryId/replay", auth, async (req, res) => {
+        const sub = await visibleSubscription(deps.store, routeParam(req, "id"), principalOf<Principal>(res));
+        const delivery = await replayDelivery(deps.store, sub.id, routeParam(req, "deliveryId"));
+        dispatcher.kick(sub.id, delivery.id);
+        res.status(202).json(deliveryView(delivery));
+      });
+    },
+    async start() {
+      // The scheduler first: what a previous process left pending is resumed before new events arrive.
+      await dispatcher.start();
+      subscription = await deps.bus.subscribe({
+        group: "notifier",
+        types: SUBSCRIBABLE_TYPES,
+        concurrency: deps.concurrency ?? 4,
+        // Deliveries are created with ifNoneMatch per (subscription, event id): the store dedupes.
+        inbox: { seen: async () => false },
+        handler: async (event) => {
+          await notify(event as AnyEvent);
+        },
+      });
+    },
+    async stop(graceMs = 10_000) {
+      await subscription?.close({ graceMs });
+      await dispatcher.stop(graceMs);
+    },
+  };
+}

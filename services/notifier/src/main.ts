@@ -1,0 +1,37 @@
+// The notifier as its own process: wiring only.
+import { connectBus, keyVerifier, openBlobStore, readConfigFile } from "@retrain/runtime";
+import { createHttpApp, createShutdown, startHttpServer } from "@retrain/service-kit";
+import { createLogger, setupTelemetry } from "@retrain/telemetry";
+import { createNotifier } from "./app.js";
+import { loadNotifierConfig } from "./config.js";
+
+const config = loadNotifierConfig();
+const logger = createLogger({ name: "notifier", level: config.LOG_LEVEL });
+const telemetry = setupTelemetry({ serviceName: "retrain-notifier", logger });
+const shutdown = createShutdown({ logger, graceMs: config.SHUTDOWN_GRACE });
+const file = await readConfigFile(config.RETRAIN_CONFIG);
+const store = openBlobStore(config);
+const bus = await connectBus(config, logger, "notifier");
+const notifier = createNotifier({
+  store,
+  bus,
+  logger,
+  verifyKey: keyVerifier({ workspaces: file.workspaces, ...(config.RETRAIN_ADMIN_KEY !== undefined ? { adminKey: config.RETRAIN_ADMIN_KEY } : {}) }),
+  allowHttpHosts: config.NOTIFIER_ALLOW_HTTP_HOSTS,
+  retryScheduleMs: config.NOTIFIER_RETRY_SCHEDULE,
+  timeoutMs: config.NOTIFIER_TIMEOUT,
+  scanIntervalMs: config.NOTIFIER_SCAN_INTERVAL,
+  origin: config.NOTIFIER_ORIGIN,
+  maxInFlight: config.NOTIFIER_MAX_IN_FLIGHT,
+  concurrency: config.NOTIFIER_CONCURRENCY,
+});
+const { app } = createHttpApp({ serviceName: "notifier", logger, routes: (router) => notifier.registerRoutes(router), shutdownSignal: shutdown.signal });
+const server = await startHttpServer(app, { port: config.NOTIFIER_PORT, host: config.NOTIFIER_HOST, logger });
+await notifier.start();
+
+shutdown.onShutdown(() => server.close(config.SHUTDOWN_GRACE), "drain");
+shutdown.onShutdown(() => notifier.stop(config.SHUTDOWN_GRACE), "drain");
+shutdown.onShutdown(() => bus.close({ graceMs: 0 }), "close");
+shutdown.onShutdown(() => telemetry.shutdown(), "close");
+shutdown.installSignalHandlers();
+logger.info({ url: server.url, bus: config.BUS, blob: config.BLOB, localHosts: config.NOTIFIER_ALLOW_HTTP_HOSTS }, "notifier ready");

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import type { BlobStore } from "@retrain/blob";
-import type { EventBus } from "@retrain/bus";
+import type { EventBus, Subscription } from "@retrain/bus";
+import { EventTypes, type AnyEvent } from "@retrain/contracts";
 import {
   HttpError,
   assertWorkspaceAccess,
@@ -17,6 +18,7 @@ import { tickOf } from "./cron.js";
 import { acceptBlobCreated } from "./handlers/blob-created.js";
 import { acceptDatasetAvailable, readDatasetAvailable } from "./handlers/dataset-available.js";
 import { RerunRequest, rerun } from "./handlers/rerun.js";
+import { CancelRequest, cancelRun, onRedriveRequested, onRunProgress, pipelineView, RUN_END_TYPES } from "./handlers/run-control.js";
 import { runSchedules, type ScheduledRun } from "./handlers/schedule.js";
 import { acceptUpload } from "./handlers/upload.js";
 import { requirePipeline, type IntakeDeps, type RunAccepted } from "./intake.js";
@@ -61,7 +63,7 @@ const DEFAULT_MAX_DATASET_BYTES = 512 * 1024 * 1024;
 const MAX_CATCH_UP_MINUTES = 10;
 
 function answerRun(res: Response, accepted: RunAccepted): void {
-  res.status(accepted.deduplicated ? 200 : 202).json(accepted);
+  res.status("held" in accepted || !accepted.deduplicated ? 202 : 200).json(accepted);
 }
 
 /** Reads the rest of a request we refused, so the client gets to read the answer; drops it past 8 MiB. */
@@ -90,6 +92,8 @@ export function createIngestion(deps: IngestionDeps): Ingestion {
     maxDatasetBytes: deps.maxDatasetBytes ?? DEFAULT_MAX_DATASET_BYTES,
     remote: { allowedHosts: deps.allowedHosts ?? [], ...(deps.ownHost !== undefined ? { ownHost: deps.ownHost } : {}) },
   };
+  const control = { runs, bus: deps.bus, source: SOURCE };
+  const subscriptions: Subscription[] = [];
   let timer: NodeJS.Timeout | undefined;
   let inFlight: Promise<unknown> = Promise.resolve();
   let lastTick: number | undefined;
@@ -115,12 +119,35 @@ export function createIngestion(deps: IngestionDeps): Ingestion {
       router.get("/v1/pipelines", auth, async (_req, res) => {
         const principal = principalOf<Principal>(res);
         const all = await pipelines.list();
-        res.json({ value: all.filter((p) => principal.workspace === "*" || principal.workspace === workspaceOf(p)) });
+        const visible = all.filter((p) => principal.workspace === "*" || principal.workspace === workspaceOf(p));
+        res.json({ value: await Promise.all(visible.map(async (p) => pipelineView(p, await runs.state(p.name)))) });
       });
       router.get("/v1/pipelines/:name", auth, async (req, res) => {
         const pipeline = await pipelineOf(req);
         assertWorkspaceAccess(principalOf<Principal>(res), workspaceOf(pipeline), "pipeline");
-        res.json(pipeline);
+        res.json(pipelineView(pipeline, await runs.state(pipeline.name)));
+      });
+      router.post("/v1/pipelines/:name/pause", auth, async (req, res) => {
+        const pipeline = await pipelineOf(req);
+        const principal = principalOf<Principal>(res);
+        assertWorkspaceAccess(principal, workspaceOf(pipeline), "pipeline");
+        const state = await runs.pause(pipeline.name, principal.name);
+        deps.logger.info({ pipeline: pipeline.name, by: principal.name }, "pipeline paused");
+        res.json(pipelineView(pipeline, state));
+      });
+      router.post("/v1/pipelines/:name/resume", auth, async (req, res) => {
+        const pipeline = await pipelineOf(req);
+        const principal = principalOf<Principal>(res);
+        assertWorkspaceAccess(principal, workspaceOf(pipeline), "pipeline");
+        const { state, started } = await runs.resume(pipeline);
+        deps.logger.info({ pipeline: pipeline.name, by: principal.name, started: started.length }, "pipeline resumed");
+        res.json({ pipeline: pipelineView(pipeline, state), started });
+      });
+      router.post("/v1/pipelines/:name/runs/:runId/cancel", auth, async (req, res) => {
+        const pipeline = await pipelineOf(req);
+        const request = CancelRequest.parse(req.body ?? {});
+        const record = await cancelRun(pipeline, routeParam(req, "runId"), principalOf<Principal>(res), request, control);
+        res.json({ runId: record.runId, pipeline: pipeline.name, cancelled: true, cancelledAt: record.cancelled?.at ?? null, cancelledBy: record.cancelled?.by ?? null });
       });
       router.put("/v1/pipelines/:name", auth, async (req, res) => {
         const principal = principalOf<Principal>(res);
@@ -178,6 +205,21 @@ export function createIngestion(deps: IngestionDeps): Ingestion {
       });
     },
     async start() {
+      subscriptions.push(
+        await deps.bus.subscribe({
+          group: "ingestion",
+          types: RUN_END_TYPES,
+          concurrency: 4,
+          // The run record is the inbox: an event applied twice changes nothing the second time.
+          inbox: { seen: async () => false },
+          handler: (event) => onRunProgress(event as AnyEvent, control),
+        }),
+        await deps.bus.subscribe({
+          group: "ingestion-redrive",
+          types: [EventTypes.RunRedriveRequested],
+          handler: (event, context) => onRedriveRequested(event, context, control),
+        }),
+      );
       const relayed = await runs.relayAll();
       if (relayed > 0) deps.logger.info({ events: relayed }, "relayed DataArrived events left in outboxes");
       const interval = deps.scheduleIntervalMs ?? 60_000;
@@ -192,6 +234,7 @@ export function createIngestion(deps: IngestionDeps): Ingestion {
     async stop(graceMs = 10_000) {
       if (timer !== undefined) clearInterval(timer);
       timer = undefined;
+      await Promise.all(subscriptions.splice(0).map((s) => s.close({ graceMs })));
       let wait: NodeJS.Timeout | undefined;
       await Promise.race([inFlight, new Promise((resolve) => (wait = setTimeout(resolve, graceMs)))]);
       clearTimeout(wait);

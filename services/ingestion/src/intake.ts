@@ -22,11 +22,21 @@ export interface IntakeDeps {
 }
 
 /** A run's answer to the caller: 202 for a new run, 200 when identical content already had one. */
-export interface RunAccepted {
+export interface RunStarted {
   readonly runId: string;
   readonly runSequence: number;
   readonly deduplicated: boolean;
 }
+
+/** The answer while the pipeline is paused (202): the trigger is recorded and started by the resume. */
+export interface TriggerHeld {
+  readonly held: true;
+  readonly pipeline: string;
+  readonly triggerId: string;
+}
+
+/** What a door answers: a run, or a held trigger. */
+export type RunAccepted = RunStarted | TriggerHeld;
 
 /** One dataset arriving for a pipeline. */
 export interface IngestInput {
@@ -92,6 +102,12 @@ export async function ingestDataset(deps: IntakeDeps, input: IngestInput): Promi
     ...runTraceContext(input.traceparent),
   });
   if (result.outcome === "tick-taken") throw new Error("unreachable: a dataset is not a schedule tick");
+  if (result.outcome === "held") {
+    // The held trigger names its own copy; a second copy of identical content is not kept.
+    if (result.duplicate) await deps.store.delete(name).catch((error: unknown) => deps.logger.warn({ err: error, blob: name }, "could not delete a duplicate dataset"));
+    deps.logger.info({ pipeline: pipeline.name, trigger_id: result.triggerId, duplicate: result.duplicate }, "pipeline paused: dataset accepted, its run held");
+    return { held: true, pipeline: pipeline.name, triggerId: result.triggerId };
+  }
   if (result.outcome === "deduplicated") {
     await deps.store.delete(name).catch((error: unknown) => deps.logger.warn({ err: error, blob: name }, "could not delete a duplicate dataset"));
   }

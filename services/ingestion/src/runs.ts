@@ -1,6 +1,6 @@
 import { isBlobError, readJson, updateJson, type BlobStore } from "@retrain/blob";
 import type { EventBus } from "@retrain/bus";
-import { BlobRef, createEvent, EventTypes, parseEvent, RunPlan, RunTrigger, type CloudEvent } from "@retrain/contracts";
+import { BlobRef, createEvent, EventTypes, parseEvent, RunPlan, RunTrigger, ulid, type CloudEvent } from "@retrain/contracts";
 import type { Logger } from "@retrain/telemetry";
 import { z } from "zod";
 import { planFor, type StoredPipeline } from "./pipelines.js";
@@ -18,8 +18,28 @@ export const RunRecord = z.object({
   /** The DataArrived event's id (deterministic from the run). */
   eventId: z.string(),
   traceparent: z.string().optional(),
+  /** Set once by a cancel (who, when, why); the run is terminal from then on. */
+  cancelled: z.object({ at: z.string(), by: z.string(), reason: z.string().optional() }).optional(),
+  /** Targets whose promotion outcome (EndpointUpdated / PromotionFailed) ingestion has seen. */
+  settled: z.array(z.string()).optional(),
+  /** Set when ingestion learned the run ended (training failed, rejected, every target settled). */
+  ended: z.object({ at: z.string(), outcome: z.string() }).optional(),
 });
 export type RunRecord = z.output<typeof RunRecord>;
+
+/** A trigger that arrived while its pipeline was paused: recorded, started by the resume, in arrival order. */
+export const HeldTrigger = z.object({
+  triggerId: z.string(),
+  /** The run id the trigger will start (its dataset blob is already named after it). */
+  runId: z.string(),
+  at: z.string(),
+  dataset: BlobRef,
+  trigger: RunTrigger,
+  kind: z.enum(["new-data", "repeat"]),
+  traceparent: z.string().optional(),
+  tracestate: z.string().optional(),
+});
+export type HeldTrigger = z.output<typeof HeldTrigger>;
 
 const RunEntry = z.object({ runId: z.string(), runSequence: z.number().int().nonnegative() });
 
@@ -35,6 +55,9 @@ export const PipelineState = z.object({
   latest: RunEntry.extend({ dataset: BlobRef }).optional(),
   lastScheduleTick: z.string().optional(),
   outbox: z.array(z.unknown()),
+  /** Set while the pipeline is paused: triggers are held, not started. */
+  paused: z.object({ at: z.string(), by: z.string() }).optional(),
+  held: z.array(HeldTrigger).optional(),
 });
 export type PipelineState = z.output<typeof PipelineState>;
 
@@ -58,7 +81,17 @@ export interface StartRunInput {
 /** What {@link RunLedger.start} did. */
 export type StartRunResult =
   | { readonly outcome: "started" | "deduplicated"; readonly runId: string; readonly runSequence: number }
-  | { readonly outcome: "tick-taken" };
+  | { readonly outcome: "tick-taken" }
+  /** The pipeline is paused: the trigger is recorded (`duplicate`: identical content was held already). */
+  | { readonly outcome: "held"; readonly triggerId: string; readonly duplicate: boolean };
+
+/** A run a resume started from a held trigger. */
+export interface ResumedRun {
+  readonly runId: string;
+  readonly runSequence: number;
+  readonly triggerId: string;
+  readonly trigger: RunTrigger;
+}
 
 /** Options of {@link RunLedger}. */
 export interface RunLedgerOptions {
@@ -131,26 +164,31 @@ export class RunLedger {
         result = { outcome: "tick-taken" };
         return undefined;
       }
-      const runSequence = state.lastSequence + 1;
-      event = createEvent(
-        EventTypes.DataArrived,
-        { runId: input.runId, pipeline: name, runSequence, trigger: input.trigger, dataset: input.dataset, plan: planFor(input.pipeline, runSequence) },
-        {
-          source: this.options.source,
+      const tick = input.scheduleTick !== undefined ? { lastScheduleTick: input.scheduleTick } : {};
+      if (state.paused !== undefined) {
+        const held = state.held ?? [];
+        const same = input.kind === "new-data" && sha256 !== undefined ? held.find((h) => h.kind === "new-data" && h.dataset.sha256 === sha256) : undefined;
+        if (same !== undefined) {
+          result = { outcome: "held", triggerId: same.triggerId, duplicate: true };
+          return undefined;
+        }
+        const entry: HeldTrigger = {
+          triggerId: ulid(),
+          runId: input.runId,
+          at: new Date().toISOString(),
+          dataset: input.dataset,
+          trigger: input.trigger,
+          kind: input.kind,
           ...(input.traceparent !== undefined ? { traceparent: input.traceparent } : {}),
           ...(input.tracestate !== undefined ? { tracestate: input.tracestate } : {}),
-        },
-      );
-      result = { outcome: "started", runId: input.runId, runSequence };
-      const entry = { runId: input.runId, runSequence };
-      return {
-        ...state,
-        lastSequence: runSequence,
-        bySha256: input.kind === "new-data" && sha256 !== undefined ? { ...state.bySha256, [sha256]: entry } : state.bySha256,
-        ...(input.kind === "new-data" ? { latest: { ...entry, dataset: input.dataset } } : {}),
-        ...(input.scheduleTick !== undefined ? { lastScheduleTick: input.scheduleTick } : {}),
-        outbox: [...state.outbox, JSON.parse(JSON.stringify(event)) as unknown],
-      };
+        };
+        result = { outcome: "held", triggerId: entry.triggerId, duplicate: false };
+        return { ...state, ...tick, held: [...held, entry] };
+      }
+      const taken = this.#take(state, input.pipeline, input);
+      event = taken.event;
+      result = { outcome: "started", runId: input.runId, runSequence: taken.event.data.runSequence };
+      return { ...taken.state, ...tick };
     });
     if (result === undefined) throw new Error("unreachable: the state update always decides");
     if (result.outcome === "started" && event !== undefined) {
@@ -162,6 +200,90 @@ export class RunLedger {
       }
     }
     return result;
+  }
+
+  /** Takes the next sequence for a run and queues its DataArrived (a pure step of a state update). */
+  #take(
+    state: PipelineState,
+    pipeline: StoredPipeline,
+    input: Pick<StartRunInput, "runId" | "dataset" | "trigger" | "kind" | "traceparent" | "tracestate">,
+  ): { state: PipelineState; event: CloudEvent<typeof EventTypes.DataArrived> } {
+    const runSequence = state.lastSequence + 1;
+    const sha256 = input.dataset.sha256;
+    const event = createEvent(
+      EventTypes.DataArrived,
+      { runId: input.runId, pipeline: pipeline.name, runSequence, trigger: input.trigger, dataset: input.dataset, plan: planFor(pipeline, runSequence) },
+      {
+        source: this.options.source,
+        ...(input.traceparent !== undefined ? { traceparent: input.traceparent } : {}),
+        ...(input.tracestate !== undefined ? { tracestate: input.tracestate } : {}),
+      },
+    );
+    const entry = { runId: input.runId, runSequence };
+    return {
+      event,
+      state: {
+        ...state,
+        lastSequence: runSequence,
+        bySha256: input.kind === "new-data" && sha256 !== undefined ? { ...state.bySha256, [sha256]: entry } : state.bySha256,
+        ...(input.kind === "new-data" ? { latest: { ...entry, dataset: input.dataset } } : {}),
+        outbox: [...state.outbox, JSON.parse(JSON.stringify(event)) as unknown],
+      },
+    };
+  }
+
+  /** Pauses a pipeline: triggers are held from now on. Idempotent (the first pause's time and author stand). */
+  async pause(pipeline: string, by: string, now = new Date()): Promise<PipelineState> {
+    const result = await updateJson(this.options.store, this.#state(pipeline), (v) => PipelineState.parse(v), (current) => {
+      const state: PipelineState = current ?? { lastSequence: 0, bySha256: {}, outbox: [] };
+      return state.paused !== undefined ? undefined : { ...state, paused: { at: now.toISOString(), by } };
+    });
+    if (result.value === undefined) throw new Error("unreachable: a pause always writes or finds the state");
+    return result.value;
+  }
+
+  /**
+   * Resumes a pipeline: in one write it is unpaused and every held trigger becomes a run, in arrival
+   * order (content that meanwhile has a run is not started twice); then the runs are relayed.
+   */
+  async resume(pipeline: StoredPipeline): Promise<{ state: PipelineState | undefined; started: ResumedRun[] }> {
+    let started: ResumedRun[] = [];
+    const result = await updateJson(this.options.store, this.#state(pipeline.name), (v) => PipelineState.parse(v), (current) => {
+      started = [];
+      if (current === undefined || (current.paused === undefined && (current.held ?? []).length === 0)) return undefined;
+      let state: PipelineState = { ...current };
+      for (const held of current.held ?? []) {
+        const sha256 = held.dataset.sha256;
+        if (held.kind === "new-data" && sha256 !== undefined && state.bySha256[sha256] !== undefined) continue;
+        const taken = this.#take(state, pipeline, {
+          runId: held.runId,
+          dataset: held.dataset,
+          trigger: held.trigger,
+          kind: held.kind,
+          ...(held.traceparent !== undefined ? { traceparent: held.traceparent } : {}),
+          ...(held.tracestate !== undefined ? { tracestate: held.tracestate } : {}),
+        });
+        state = taken.state;
+        started.push({ runId: held.runId, runSequence: taken.event.data.runSequence, triggerId: held.triggerId, trigger: held.trigger });
+      }
+      const { paused: _paused, held: _held, ...rest } = state;
+      return rest;
+    });
+    if (started.length > 0) {
+      try {
+        await this.relay(pipeline.name);
+      } catch (error) {
+        this.options.logger.warn({ err: error, pipeline: pipeline.name }, "resumed runs committed; their DataArrived is relayed later");
+      }
+    }
+    return { state: result.value, started };
+  }
+
+  /** Applies `mutate` to a run's record by compare-and-set; undefined when the run has no record. */
+  async updateRun(pipeline: string, runId: string, mutate: (current: RunRecord) => RunRecord | undefined): Promise<{ record: RunRecord | undefined; changed: boolean }> {
+    if (!/^[0-9A-Za-z]{1,64}$/.test(runId)) return { record: undefined, changed: false };
+    const result = await updateJson(this.options.store, this.#record(pipeline, runId), (v) => RunRecord.parse(v), (current) => (current === undefined ? undefined : mutate(current)));
+    return { record: result.value, changed: result.changed };
   }
 
   /**

@@ -28,6 +28,7 @@ export async function rerun(pipeline: StoredPipeline, request: RerunRequest, pri
     kind: "repeat",
     ...runTraceContext(),
   });
-  if (result.outcome !== "started") throw new Error("unreachable: a re-run always starts a run");
+  if (result.outcome === "held") return { held: true, pipeline: pipeline.name, triggerId: result.triggerId };
+  if (result.outcome !== "started") throw new Error("unreachable: a re-run always starts a run (or is held)");
   return { runId: result.runId, runSequence: result.runSequence, deduplicated: false };
 }

@@ -65,6 +65,13 @@ export interface PromotionView {
   readonly at: string;
 }
 
+/** A target as the registry lists it (`GET /v1/targets`). */
+export interface TargetView {
+  readonly target: string;
+  readonly current: PromotionView | null;
+  readonly changes: number;
+}
+
 /** The classic `WebService` object. */
 export interface WebServiceView {
   readonly Id: string;

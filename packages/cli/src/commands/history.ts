@@ -1,10 +1,11 @@
 import type { CliContext } from "../context.js";
 import { CliError } from "../errors.js";
-import { pause } from "../follow.js";
+import { failOnRunFailure, followRun, pause } from "../follow.js";
 import { formatTime, table } from "../output.js";
 import type { CommandGroup } from "../program.js";
 import { parseTarget, targetKey } from "../targets.js";
-import type { PromotionView } from "../wire.js";
+import type { PromotionView, TargetView } from "../wire.js";
+import { timeoutMsOf } from "./upload.js";
 
 const TARGET_HELP = "<webservice>/<endpoint> in --workspace, classic:<ws>/<webservice>/<endpoint> or new:<subscription>/<resourceGroup>/<webservice>";
 
@@ -17,6 +18,19 @@ function historyTable(value: readonly PromotionView[]): string {
   const current = Math.max(...value.map((e) => e.revision));
   const rows = value.map((e) => [e.revision === current ? `${e.revision} *` : String(e.revision), e.modelId, e.runId, e.runSequence, e.kind, formatTime(e.at)]);
   return table(rows, ["REVISION", "MODEL", "RUN", "#", "KIND", "AT (UTC)"]);
+}
+
+/**
+ * The history entry of a rollback run. The registry writes a run's timeline and the target's history
+ * from the same event one after the other, so the entry may trail the run's end by a moment.
+ */
+async function rollbackEntry(ctx: CliContext, key: string, rollbackRunId: string): Promise<PromotionView | undefined> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const entry = (await historyOf(ctx, key)).value.find((e) => e.runId === rollbackRunId);
+    if (entry !== undefined || Date.now() > deadline) return entry;
+    await pause(200);
+  }
 }
 
 /** `retrain history <target>`, `retrain rollback <target> --to <run>` (registry). */
@@ -39,8 +53,8 @@ export const registerHistory: CommandGroup = (program, context) => {
     .requiredOption("--to <runId>", "the run whose model the target served before and should serve again")
     .option("--reason <text>", "why (recorded)")
     .option("--no-wait", "return once the rollback is accepted, before the target serves the model")
-    .option("--timeout <seconds>", "stop waiting after this long (default 120)", "120")
-    .action(async (target: string, options: { to: string; reason?: string; wait: boolean; timeout: string }, command) => {
+    .option("--timeout <seconds>", "stop waiting after this long (default 120)")
+    .action(async (target: string, options: { to: string; reason?: string; wait: boolean; timeout?: string }, command) => {
       const ctx = context(command);
       const key = targetKey(parseTarget(target, ctx.workspace));
       const { body: accepted } = await ctx
@@ -49,22 +63,25 @@ export const registerHistory: CommandGroup = (program, context) => {
           body: { target: key, to: options.to, ...(options.reason !== undefined ? { reason: options.reason } : {}) },
         });
       if (!options.wait) {
-        ctx.out.result({ rollback: accepted }, `rollback of ${key} to the model of run ${options.to} accepted (rollback run ${accepted.rollbackRunId})`);
+        ctx.out.result({ rollback: accepted }, `rollback of ${key} to the model of run ${options.to} accepted: rollback run ${accepted.rollbackRunId}`);
         return;
       }
-      const entry = await waitForRollback(ctx, key, accepted.rollbackRunId, Number(options.timeout) * 1000);
-      ctx.out.result({ rollback: accepted, entry }, `${key} serves ${entry.modelId} again (model of run ${options.to}) as revision ${entry.revision}, recorded as a rollback`);
+      // A rollback is a run of its own (approved → updated): follow it like any run, then name the revision.
+      ctx.out.line(`rollback of ${key} to the model of run ${options.to}: rollback run ${accepted.rollbackRunId}`);
+      const run = await followRun(ctx, accepted.rollbackRunId, { timeoutMs: timeoutMsOf(options.timeout) ?? 120_000 });
+      failOnRunFailure(run);
+      const entry = await rollbackEntry(ctx, key, accepted.rollbackRunId);
+      if (entry === undefined) throw new CliError(`rollback run ${accepted.rollbackRunId} ended ${run.outcome} but ${key}'s history does not show it; see: retrain history ${target}`, 1, "RollbackNotRecorded");
+      ctx.out.result({ rollback: accepted, run, entry }, `${key} serves ${entry.modelId} again (the model of run ${options.to}) as revision ${entry.revision}, recorded as a ${entry.kind}`);
+    });
+
+  program
+    .command("targets")
+    .description("every target the registry has seen promoted, with the model and revision it serves now")
+    .action(async (_options: unknown, command) => {
+      const ctx = context(command);
+      const { body } = await ctx.api("registry").get<{ value: TargetView[] }>("/v1/targets");
+      const rows = body.value.map((t) => [t.target, t.current?.modelId, t.current?.revision, t.current?.kind, t.current?.runId, formatTime(t.current?.at), t.changes]);
+      ctx.out.result(body, rows.length === 0 ? "no target has been promoted yet" : table(rows, ["TARGET", "MODEL", "REVISION", "KIND", "RUN", "SINCE (UTC)", "CHANGES"]));
     });
 };
-
-/** Polls the target's history until the rollback's revision is recorded. */
-async function waitForRollback(ctx: CliContext, key: string, rollbackRunId: string, timeoutMs: number): Promise<PromotionView> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const history = await historyOf(ctx, key);
-    const entry = history.value.find((e) => e.kind === "rollback" && e.runId === rollbackRunId);
-    if (entry !== undefined) return entry;
-    if (Date.now() > deadline) throw new CliError(`the rollback of ${key} (run ${rollbackRunId}) is not in its history after ${timeoutMs / 1000} s; see: retrain history ${key}`, 1, "RollbackTimeout");
-    await pause(500);
-  }
-}

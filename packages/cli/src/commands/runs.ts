@@ -48,9 +48,11 @@ export const registerRuns: CommandGroup = (program, context) => {
         throw new CliError(`--outcome must be one of ${RUN_OUTCOMES.join(", ")} (got '${options.outcome}')`, 2, "BadArgument");
       }
       const query = { pipeline: options.pipeline, outcome: options.outcome, top: positiveInteger(options.top, "--top"), skip: positiveInteger(options.skip, "--skip") };
-      const { body } = await ctx.api("registry").get<{ value: RunSummaryView[] }>("/v1/runs", { query });
+      const { body } = await ctx.api("registry").get<{ value: RunSummaryView[]; count?: number; nextLink?: string }>("/v1/runs", { query });
       const rows = body.value.map((r) => [r.runId, r.pipeline, r.runSequence, triggerText(r), r.outcome, formatTime(r.startedAt), formatDuration(spanMs(r))]);
-      ctx.out.result(body, rows.length === 0 ? "no runs" : table(rows, ["RUN", "PIPELINE", "#", "TRIGGER", "OUTCOME", "STARTED (UTC)", "DURATION"]));
+      const skip = Number(query.skip ?? 0);
+      const more = body.nextLink !== undefined ? [`${rows.length} of ${body.count ?? "more"} runs; the next page: --skip ${skip + rows.length}`] : [];
+      ctx.out.result(body, rows.length === 0 ? "no runs" : [table(rows, ["RUN", "PIPELINE", "#", "TRIGGER", "OUTCOME", "STARTED (UTC)", "DURATION"]), ...more]);
     });
 
   program

@@ -1,7 +1,7 @@
 import type { BlobStore } from "@retrain/blob";
 import type { EventBus, Subscription } from "@retrain/bus";
 import { EventTypes, type AnyEvent, type EventType } from "@retrain/contracts";
-import { assertAdmin, HttpError, principalOf, requireApiKey, routeParam, type ApiKeyVerifier, type Principal } from "@retrain/service-kit";
+import { assertAdmin, HttpError, principalOf, requireApiKey, routeParam, type ApiKeyVerifier, type MetricsRegistry, type Principal } from "@retrain/service-kit";
 import type { Logger } from "@retrain/telemetry";
 import type { Router } from "express";
 import { z } from "zod";
@@ -9,6 +9,9 @@ import { appendToLog, readLog } from "./log.js";
 import { Projections, RunOutcome, runOutcome, type PromotionEntry, type RunDocument, type TargetDocument } from "./projections.js";
 import { Reconciler, type ReconcileAction, type ReconcilerDocument, type ReconcilerOptions } from "./reconciler.js";
 import { publishRollback, requestRollback, RollbackRequest, unseenRollbacks } from "./rollback.js";
+import { registerOtlpRoutes, SpanStore, type SpanStoreOptions } from "./otlp.js";
+import { RunMetrics } from "./run-metrics.js";
+import { registerUiRoutes } from "./ui/routes.js";
 
 /** What the registry is built from. */
 export interface RegistryDeps {
@@ -20,6 +23,10 @@ export interface RegistryDeps {
   readonly concurrency?: number;
   /** The reconciler's deadlines, attempts and interval (see {@link ReconcilerOptions}). */
   readonly reconciler?: ReconcilerOptions;
+  /** Where run metrics (retrain_runs_total, stage durations) are recorded. Default: not recorded. */
+  readonly metrics?: MetricsRegistry;
+  /** Bounds of the spans received on POST /v1/traces. Default {@link SpanStore}'s. */
+  readonly spans?: SpanStoreOptions;
 }
 
 /** The registry: its all-run-events consumer, its projections and its `/v1` routes. */
@@ -194,6 +201,8 @@ export async function rebuildFromLog(store: BlobStore, logger: Logger): Promise<
 /** Builds the registry from its dependencies (no I/O until `start`). */
 export function createRegistry(deps: RegistryDeps): Registry {
   const projections = new Projections(deps.store);
+  const runMetrics = deps.metrics === undefined ? undefined : new RunMetrics(deps.metrics, projections);
+  const spans = new SpanStore(deps.spans);
   const subscriptions: Subscription[] = [];
   const rollbackDeps = { store: deps.store, bus: deps.bus, projections, logger: deps.logger, source: SOURCE };
   const reconciler = new Reconciler(
@@ -216,7 +225,7 @@ export function createRegistry(deps: RegistryDeps): Registry {
   async function record(event: AnyEvent): Promise<{ logged: boolean; changed: boolean }> {
     // Log first: the log is the source of truth; the projections can always be rebuilt from it.
     const logged = await appendToLog(deps.store, event);
-    const changed = await projections.apply(event);
+    const changed = runMetrics === undefined ? await projections.apply(event) : await runMetrics.around(event, () => projections.apply(event));
     return { logged, changed };
   }
 
@@ -240,6 +249,8 @@ export function createRegistry(deps: RegistryDeps): Registry {
     rebuild: () => rebuildFromLog(deps.store, deps.logger),
     registerRoutes(router) {
       const auth = requireApiKey(deps.verifyKey);
+      registerOtlpRoutes(router, { spans, auth, visibleRun });
+      registerUiRoutes(router);
       router.get("/v1/runs", auth, async (req, res) => {
         const principal = principalOf<Principal>(res);
         const query = RunsQuery.parse(req.query);

@@ -7,6 +7,7 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -85,6 +86,20 @@ async function call(method, url, body) {
   return json;
 }
 
+/** CPU time (user + system, µs) a process has used so far, from /proc (Linux). */
+function cpuMicros(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * (1e6 / 100);
+}
+
+/** One measured run plus the server's CPU time per request: a figure the machine's other load barely moves. */
+async function measure(options, proc) {
+  const before = cpuMicros(proc.child.pid);
+  const result = await run(options);
+  result.cpuMicrosPerRequest = (cpuMicros(proc.child.pid) - before) / Math.max(1, result.requests.total);
+  return result;
+}
+
 function run(options) {
   return new Promise((resolveRun, reject) => {
     autocannon({ connections: CONNECTIONS, pipelining: 1, ...options }, (error, result) => (error ? reject(error) : resolveRun(result)));
@@ -159,12 +174,12 @@ try {
   console.log(`RRS answer: ${[...check.headers].map(([k, v]) => `${k}: ${v}`).join("; ")} | ${await check.text()}`);
 
   await run({ ...ours, duration: WARMUP_S });
-  const oursResult = await run({ ...ours, duration: DURATION_S });
+  const oursResult = await measure({ ...ours, duration: DURATION_S }, scoring);
   await run({ ...base, duration: WARMUP_S });
-  const baseResult = await run({ ...base, duration: DURATION_S });
+  const baseResult = await measure({ ...base, duration: DURATION_S }, baseline);
 
   const summary = (name, r) =>
-    `${name.padEnd(9)} ${Math.round(r.requests.average)} req/s  p50 ${r.latency.p50} ms  p99 ${r.latency.p99} ms  errors ${r.errors} non2xx ${r.non2xx} timeouts ${r.timeouts}`;
+    `${name.padEnd(9)} ${Math.round(r.requests.average)} req/s  p50 ${r.latency.p50} ms  p99 ${r.latency.p99} ms  server CPU ${r.cpuMicrosPerRequest.toFixed(1)} µs/request  errors ${r.errors} non2xx ${r.non2xx} timeouts ${r.timeouts}`;
   console.log(`${CONNECTIONS} connections × ${DURATION_S} s, one row of ${FEATURES} features`);
   console.log(summary("ours", oursResult));
   console.log(summary("baseline", baseResult));

@@ -56,11 +56,14 @@ describe("Batch Execution Service v2.0", () => {
   beforeAll(async () => {
     const dir = await tempDir();
     cleanup.add(() => dir.remove());
+    // Started first: connection strings are held to the same allow-list as URLs, so Azurite's host is on it.
+    azurite = await startAzurite();
+    cleanup.add(() => azurite.stop());
     const port = await freePort();
     store = new FileSystemBlobStore({ root: dir.path, urlSecret: "s3cret", publicBaseUrl: `http://127.0.0.1:${port}` });
     const bus = new MemoryBus({ logger: silentLogger() });
     cleanup.add(() => bus.close({ graceMs: 0 }));
-    const jobs = new JobService({ store, bus, executor: lineCounter, logger: silentLogger(), prefix: "trainer", source: "/test", ownHost: `127.0.0.1:${port}`});
+    const jobs = new JobService({ store, bus, executor: lineCounter, logger: silentLogger(), prefix: "trainer", source: "/test", ownHost: `127.0.0.1:${port}`, allowedHosts: [new URL(azurite.blobEndpoint).host] });
     await bus.subscribe({ group: "trainer-jobs", types: [EventTypes.BatchJobQueued], handler: (e, ctx) => runQueuedJob(e, ctx, jobs, { cancelPollMs: 50 }) });
     const verifyKey = apiKeyVerifier<Principal>([
       [KEY, { name: "ws1/primary", workspace: "ws1", role: "user" }],
@@ -73,8 +76,6 @@ describe("Batch Execution Service v2.0", () => {
     }, { port });
     cleanup.add(() => server.close(0));
     base = `${server.url}/workspaces/ws1/services/counter`;
-    azurite = await startAzurite();
-    cleanup.add(() => azurite.stop());
   });
   afterAll(() => cleanup.run());
 

@@ -126,7 +126,35 @@ function assertAllowed(url: URL, deps: LocationDeps, target: string): void {
   }
 }
 
-function azureStore(location: Extract<DataLocation, { kind: "azure" }>): AzureBlobStore {
+/**
+ * The host a storage connection string sends its requests to: its `BlobEndpoint`, the development
+ * storage emulator, or `<account>.blob.<EndpointSuffix>`; undefined when it names none.
+ */
+export function connectionStringHost(connectionString: string): string | undefined {
+  const parts = parseConnectionString(connectionString);
+  if (parts.get("usedevelopmentstorage") === "true") return "127.0.0.1:10000";
+  const endpoint = parts.get("blobendpoint");
+  if (endpoint !== undefined) {
+    try {
+      return new URL(endpoint).host;
+    } catch {
+      return undefined;
+    }
+  }
+  const account = parts.get("accountname");
+  return account ? `${account}.blob.${parts.get("endpointsuffix") ?? "core.windows.net"}`.toLowerCase() : undefined;
+}
+
+/**
+ * A store for a connection-string location, once its endpoint passed the same SSRF allow-list as a
+ * URL: a connection string can name any `BlobEndpoint`, so without the check it would let a caller
+ * make this host send requests anywhere.
+ */
+function azureStore(location: Extract<DataLocation, { kind: "azure" }>, deps: LocationDeps, target: string): AzureBlobStore {
+  const host = connectionStringHost(location.connectionString);
+  if (host === undefined || !hostAllowed(host, deps)) {
+    throw besError("BlobLocationNotAllowed", `The connection string of '${target}' points at ${host ?? "no storage endpoint"}, which is not an allowed storage host.`, target);
+  }
   return new AzureBlobStore({ connectionString: location.connectionString, container: location.container });
 }
 
@@ -134,13 +162,13 @@ function azureStore(location: Extract<DataLocation, { kind: "azure" }>): AzureBl
  * Whether a location's blob exists, checked where it is cheap (own store, connection string); a URL
  * is assumed to exist until the job reads it (a HEAD could cost the owner a request per submit).
  */
-export async function locationExists(location: DataLocation, deps: LocationDeps): Promise<boolean> {
+export async function locationExists(location: DataLocation, deps: LocationDeps, target = "input"): Promise<boolean> {
   switch (location.kind) {
     case "store":
       return (await deps.store.head(location.name)) !== undefined;
     case "azure":
       try {
-        return (await azureStore(location).head(location.blob)) !== undefined;
+        return (await azureStore(location, deps, target).head(location.blob)) !== undefined;
       } catch (error) {
         // The caller named a container that does not exist: for them, the blob is not there.
         if (isBlobError(error, "ContainerNotFound")) return false;
@@ -159,7 +187,7 @@ export async function openLocation(location: DataLocation, deps: LocationDeps, t
       case "store":
         return (await deps.store.get(location.name, signal ? { signal } : {})).body;
       case "azure":
-        return (await azureStore(location).get(location.blob, signal ? { signal } : {})).body;
+        return (await azureStore(location, deps, target).get(location.blob, signal ? { signal } : {})).body;
       case "url": {
         const url = new URL(location.url);
         assertAllowed(url, deps, target);
@@ -185,7 +213,7 @@ export async function writeLocation(location: DataLocation, body: Buffer, conten
       return { etag: props.etag, size: props.size };
     }
     case "azure": {
-      const store = azureStore(location);
+      const store = azureStore(location, deps, target);
       const props = await store.put(location.blob, body, { contentType });
       return { etag: props.etag, size: props.size };
     }
@@ -213,7 +241,7 @@ export async function resultReference(location: DataLocation, deps: LocationDeps
     case "store":
       return splitOwnUrl(await deps.store.readUrl(location.name, sasLifetimeMs), location.name, deps.store.kind === "azure");
     case "azure": {
-      const parts = splitSasUrl(await azureStore(location).readUrl(location.blob, sasLifetimeMs));
+      const parts = splitSasUrl(await azureStore(location, deps, "output").readUrl(location.blob, sasLifetimeMs));
       return { ConnectionString: null, RelativeLocation: parts.relativeLocation, BaseLocation: parts.baseLocation, SasBlobToken: parts.sasBlobToken };
     }
     case "url": {

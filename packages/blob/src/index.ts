@@ -13,7 +13,7 @@ export { FileSystemBlobStore } from "./filesystem-store.js";
 export type { FileSystemBlobStoreOptions } from "./filesystem-store.js";
 export { createBlobUrlHandler } from "./blob-url-handler.js";
 export type { BlobUrlHandler, BlobUrlHandlerOptions } from "./blob-url-handler.js";
-export { DEFAULT_BLOB_URL_PATH_PREFIX } from "./signed-url.js";
+export { DEFAULT_BLOB_URL_PATH_PREFIX, DEFAULT_READ_URL_LIFETIME_MS, DEFAULT_RESULT_SAS_LIFETIME_MS } from "./signed-url.js";
 export { AzureBlobStore, splitSasUrl } from "./azure-store.js";
 export type { AzureBlobStoreOptions, SasUrlParts } from "./azure-store.js";
 export { readJson, updateJson } from "./documents.js";

@@ -1,5 +1,14 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 
+/**
+ * Default lifetime of the read URLs Retrain mints (model copies, promotions): 15 minutes. Long enough
+ * for a PATCH to copy the model, short enough that a leaked URL soon stops working.
+ */
+export const DEFAULT_READ_URL_LIFETIME_MS = 15 * 60_000;
+
+/** Default lifetime of the SAS in a finished BES job's `Results`: 24 h, as observed on the classic service. */
+export const DEFAULT_RESULT_SAS_LIFETIME_MS = 24 * 3_600_000;
+
 /** Path under a host's base URL where {@link createBlobUrlHandler} serves signed blob reads by default. */
 export const DEFAULT_BLOB_URL_PATH_PREFIX = "/_blobs/";
 

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { connect, headers as natsHeaders, nanos, type NatsConnection } from "@nats-io/transport-node";
+import { readFile } from "node:fs/promises";
+import { connect, credsAuthenticator, headers as natsHeaders, nanos, nkeyAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import {
   AckPolicy,
   DeliverPolicy,
@@ -32,6 +33,12 @@ export interface NatsBusOptions {
   user?: string;
   pass?: string;
   token?: string;
+  /** NKEY seed (`SU…`) for nkey authentication. */
+  nkeySeed?: string;
+  /** Path of a `.creds` file (user JWT and nkey seed), read at connect. */
+  credsFile?: string;
+  /** TLS: the CA that signed the server's certificate, and a client certificate for mutual TLS (PEM file paths). */
+  tls?: { caFile?: string; certFile?: string; keyFile?: string };
   /** How long the stream keeps events (for late consumer groups and dead-letter replay). Default 7 days. */
   maxAgeMs?: number;
   /** The broker's publish-dedupe window for `Nats-Msg-Id`. Default 120 000 ms. */
@@ -56,6 +63,12 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<NatsBus> 
   if (!/^[A-Za-z0-9_-]+$/.test(prefix)) throw new BusError("InvalidArgument", `invalid prefix "${prefix}"`, false, { adapter: "nats" });
   let nc: NatsConnection;
   try {
+    const authenticator =
+      options.credsFile !== undefined
+        ? credsAuthenticator(await readFile(options.credsFile))
+        : options.nkeySeed !== undefined
+          ? nkeyAuthenticator(new TextEncoder().encode(options.nkeySeed))
+          : undefined;
     nc = await connect({
       servers: options.servers,
       name: options.name ?? "retrain",
@@ -64,6 +77,8 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<NatsBus> 
       ...(options.user !== undefined ? { user: options.user } : {}),
       ...(options.pass !== undefined ? { pass: options.pass } : {}),
       ...(options.token !== undefined ? { token: options.token } : {}),
+      ...(authenticator !== undefined ? { authenticator } : {}),
+      ...(options.tls !== undefined ? { tls: options.tls } : {}),
     });
   } catch (error) {
     throw translate(error, "ConnectionFailed", `cannot connect to NATS at ${String(options.servers)}`);

@@ -1,5 +1,6 @@
 import { AzureBlobStore, FileSystemBlobStore, type BlobStore } from "@retrain/blob";
 import { connectNatsBus, MemoryBus, type EventBus } from "@retrain/bus";
+import { parseKekBase64 } from "@retrain/service-kit";
 import type { Logger } from "@retrain/telemetry";
 import type { PlatformEnv } from "./platform-config.js";
 
@@ -33,9 +34,25 @@ export async function connectBus(env: PlatformEnv, logger: Logger, name: string)
       ...(env.NATS_USER !== undefined ? { user: env.NATS_USER } : {}),
       ...(env.NATS_PASSWORD !== undefined ? { pass: env.NATS_PASSWORD } : {}),
       ...(env.NATS_TOKEN !== undefined ? { token: env.NATS_TOKEN } : {}),
+      ...(env.NATS_NKEY_SEED !== undefined ? { nkeySeed: env.NATS_NKEY_SEED } : {}),
+      ...(env.NATS_CREDS_FILE !== undefined ? { credsFile: env.NATS_CREDS_FILE } : {}),
+      ...(env.NATS_TLS_CA !== undefined || env.NATS_TLS_CERT !== undefined
+        ? {
+            tls: {
+              ...(env.NATS_TLS_CA !== undefined ? { caFile: env.NATS_TLS_CA } : {}),
+              ...(env.NATS_TLS_CERT !== undefined ? { certFile: env.NATS_TLS_CERT } : {}),
+              ...(env.NATS_TLS_KEY !== undefined ? { keyFile: env.NATS_TLS_KEY } : {}),
+            },
+          }
+        : {}),
     });
   }
   return new MemoryBus({ logger });
+}
+
+/** The configured key-encryption key (`RETRAIN_KEK`), or undefined; a malformed one fails naming the variable. */
+export function platformKek(env: Pick<PlatformEnv, "RETRAIN_KEK">): Buffer | undefined {
+  return env.RETRAIN_KEK === undefined ? undefined : parseKekBase64(env.RETRAIN_KEK, "RETRAIN_KEK");
 }
 
 /** The host of the own store's read URLs (allowed implicitly as a model or dataset source). */

@@ -26,5 +26,6 @@ export { startHttpServer } from "./http-server.js";
 export type { HttpHandler, RunningServer, StartHttpServerOptions } from "./http-server.js";
 export { createShutdown } from "./shutdown.js";
 export type { CreateShutdownOptions, Shutdown, ShutdownPhase, ShutdownStep } from "./shutdown.js";
-export { assertAdmin, assertWorkspaceAccess } from "./principal.js";
+export { assertAdmin, assertWorkspaceAccess, canAccessWorkspace } from "./principal.js";
+export { KeyHasher, SecretBox, SecretBoxError, kekId, parseKekBase64 } from "./secret-box.js";
 export type { Principal } from "./principal.js";

@@ -9,13 +9,19 @@ export interface Principal {
   readonly role: "admin" | "user";
 }
 
+/** True when `principal` may see `workspace` (its own, or every one for `*`). */
+export function canAccessWorkspace(principal: Principal, workspace: string): boolean {
+  return principal.workspace === "*" || principal.workspace === workspace;
+}
+
 /**
  * Throws 404 (not 403) when `principal` has no access to `workspace`: a key of workspace A must not
- * learn that a job, endpoint or run of workspace B exists.
+ * learn that a job, endpoint or run of workspace B exists. Pass `notFound` to answer with exactly the
+ * error a missing resource gets (same code and message), so the two cannot be told apart.
  */
-export function assertWorkspaceAccess(principal: Principal, workspace: string, what = "resource"): void {
-  if (principal.workspace !== "*" && principal.workspace !== workspace) {
-    throw new HttpError(404, "NotFound", `No ${what} found in workspace '${workspace}'.`);
+export function assertWorkspaceAccess(principal: Principal, workspace: string, what = "resource", notFound?: () => HttpError): void {
+  if (!canAccessWorkspace(principal, workspace)) {
+    throw notFound?.() ?? new HttpError(404, "NotFound", `No ${what} found in workspace '${workspace}'.`);
   }
 }
 

@@ -23,6 +23,8 @@ export interface NatsServerFixture {
 export interface StartNatsServerOptions {
   /** Port to listen on. Default: a free port. */
   port?: number;
+  /** Require a user and password (`--user/--pass`) or a token (`--auth`). Default: no authentication. */
+  auth?: { user: string; pass: string } | { token: string };
 }
 
 /**
@@ -31,7 +33,7 @@ export interface StartNatsServerOptions {
  * otherwise fails with a message naming what to install.
  */
 export async function startNatsServer(options: StartNatsServerOptions = {}): Promise<NatsServerFixture> {
-  if (await containerRuntimeAvailable()) {
+  if (options.auth === undefined && (await containerRuntimeAvailable())) {
     const { startNatsContainer } = await import("./nats-container.js");
     return startNatsContainer();
   }
@@ -46,7 +48,8 @@ export async function startNatsServer(options: StartNatsServerOptions = {}): Pro
   const store = await tempDir("retrain-nats-");
   let proc: ManagedProcess | undefined;
   const launch = async () => {
-    proc = spawnManaged(binary, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", store.path]);
+    const auth = options.auth === undefined ? [] : "token" in options.auth ? ["--auth", options.auth.token] : ["--user", options.auth.user, "--pass", options.auth.pass];
+    proc = spawnManaged(binary, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", store.path, ...auth]);
     try {
       await waitForPort(port);
     } catch (error) {

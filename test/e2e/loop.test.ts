@@ -158,12 +158,18 @@ describe("the retraining loop across processes (NATS JetStream + Azurite)", () =
     const accepted = (await call(ingestion.url, "PUT", "/v1/pipelines/churn-manual/datasets", churnCsv(3000, 5), "text/csv")).body as { runId: string };
     await waitFor(() => events.find((e) => e.type === EventTypes.ModelAwaitingApproval && e.data.runId === accepted.runId), { timeoutMs: 60_000 });
     expect(events.some((e) => TERMINAL.has(e.type) && (e.data as { runId: string }).runId === accepted.runId)).toBe(false);
-    const approved = await call(evaluator.url, "POST", `/v1/runs/${accepted.runId}/approve`, { reason: "checked the lift chart" });
+    // Approving is an admin decision (docs/security.md): the workspace key is refused with 403.
+    expect((await call(evaluator.url, "POST", `/v1/runs/${accepted.runId}/approve`, { reason: "checked the lift chart" })).status).toBe(403);
+    const approved = await fetch(`${evaluator.url}/v1/runs/${accepted.runId}/approve`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+      body: JSON.stringify({ reason: "checked the lift chart" }),
+    });
     expect(approved.status).toBe(200);
     const end = await endOf(accepted.runId);
     expect(end.type).toBe(EventTypes.EndpointUpdated);
     const approval = events.find((e) => e.type === EventTypes.ModelApproved && e.data.runId === accepted.runId);
-    expect(approval?.type === EventTypes.ModelApproved && approval.data).toMatchObject({ kind: "manual", approvedBy: "e2e/primary" });
+    expect(approval?.type === EventTypes.ModelApproved && approval.data).toMatchObject({ kind: "manual", approvedBy: "admin" });
   }, 120_000);
 
   it("per customer: one training web service, 10 endpoints, 10 datasets → each endpoint serves its own model", async () => {

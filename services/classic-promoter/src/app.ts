@@ -1,4 +1,4 @@
-import type { BlobStore } from "@retrain/blob";
+import { DEFAULT_READ_URL_LIFETIME_MS, type BlobStore } from "@retrain/blob";
 import type { EventBus, Subscription } from "@retrain/bus";
 import { EventTypes } from "@retrain/contracts";
 import { PromotionStore } from "@retrain/promotion";
@@ -15,7 +15,7 @@ export interface ClassicPromoterDeps {
   readonly scoringUrl: string;
   /** Admin or workspace key of the scoring host. */
   readonly scoringKey: string;
-  /** Lifetime of the model read URL given to the scoring host. Default 1 h. */
+  /** Lifetime of the model read URL given to the scoring host. Default 15 min. */
   readonly modelUrlLifetimeMs?: number;
   /** How long the smoke call waits for the new model to answer. Default 10 s. */
   readonly smokeTimeoutMs?: number;
@@ -60,7 +60,7 @@ export function createClassicPromoter(deps: ClassicPromoterDeps): ClassicPromote
               source: SOURCE,
               client,
               store: deps.store,
-              modelUrlLifetimeMs: deps.modelUrlLifetimeMs ?? 3_600_000,
+              modelUrlLifetimeMs: deps.modelUrlLifetimeMs ?? DEFAULT_READ_URL_LIFETIME_MS,
               smokeTimeoutMs: deps.smokeTimeoutMs ?? 10_000,
             }),
         }),

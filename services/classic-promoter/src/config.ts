@@ -11,7 +11,7 @@ export const ClassicPromoterEnv = PlatformEnv.extend({
   /** An admin or workspace key of the scoring host (never logged). */
   PROMOTER_SCORING_KEY: z.string().min(16),
   /** Lifetime of the model read URL handed to the scoring host (it copies the model at once). */
-  PROMOTER_MODEL_URL_LIFETIME: envDurationMs({ min: 1000 }).default(3_600_000),
+  PROMOTER_MODEL_URL_LIFETIME: envDurationMs({ min: 1000 }).default(15 * 60_000),
   /** How long the smoke call may wait for the endpoint to answer with the new model (replicas converge). */
   PROMOTER_SMOKE_TIMEOUT: envDurationMs({ min: 0 }).default(10_000),
   /** Approvals handled at once. */

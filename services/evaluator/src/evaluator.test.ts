@@ -56,7 +56,7 @@ describe("evaluator: challenger vs champions on the same holdout (in-memory bus,
       store: scoring.store,
       bus,
       logger: silentLogger(),
-      verifyKey: keyVerifier({ workspaces: [{ id: "ws1", keys: { primary: scoring.workspaceKey } }, { id: "ws2", keys: { primary: scoring.otherWorkspaceKey } }] }),
+      verifyKey: keyVerifier({ adminKey: scoring.adminKey, workspaces: [{ id: "ws1", keys: { primary: scoring.workspaceKey } }, { id: "ws2", keys: { primary: scoring.otherWorkspaceKey } }] }),
       champions,
     });
     const { app } = createHttpApp({ serviceName: "evaluator", logger: silentLogger(), routes: (r) => evaluator.registerRoutes(r) });
@@ -198,23 +198,25 @@ describe("evaluator: challenger vs champions on the same holdout (in-memory bus,
     const otherWs = (await (await call("GET", "/v1/approvals?state=pending", scoring.otherWorkspaceKey)).json()) as { value: unknown[] };
     expect(otherWs.value).toEqual([]);
 
-    const approve = await call("POST", `/v1/runs/${runId}/approve`, scoring.workspaceKey, { reason: "looks good" });
+    // Approving is an admin decision: the workspace key that uploaded the data cannot approve its own run.
+    expect((await call("POST", `/v1/runs/${runId}/approve`, scoring.workspaceKey, { reason: "looks good" })).status).toBe(403);
+    const approve = await call("POST", `/v1/runs/${runId}/approve`, scoring.adminKey, { reason: "looks good" });
     expect(approve.status).toBe(200);
     const body = (await approve.json()) as { state: string; approval: { state: string; decidedBy: string; decidedAt: string; comment: string } };
     expect(body.state).toBe("approved");
-    expect(body.approval).toMatchObject({ state: "approved", decidedBy: "ws1/primary", comment: "looks good" });
+    expect(body.approval).toMatchObject({ state: "approved", decidedBy: "admin", comment: "looks good" });
     expect(Date.parse(body.approval.decidedAt)).not.toBeNaN();
     const approved = await waitFor(() => decisionsOf(runId).find((d) => d.type === EventTypes.ModelApproved), { description: "ModelApproved" });
     if (approved.type !== EventTypes.ModelApproved) throw new Error("expected ModelApproved");
     expect(approved.data.kind).toBe("manual");
-    expect(approved.data.approvedBy).toBe("ws1/primary");
+    expect(approved.data.approvedBy).toBe("admin");
     expect(approved.data.challenger).toEqual(waiting.data.challenger);
     expect(approved.data.champions).toEqual(waiting.data.champions);
 
-    const again = await call("POST", `/v1/runs/${runId}/approve`, scoring.workspaceKey, {});
+    const again = await call("POST", `/v1/runs/${runId}/approve`, scoring.adminKey, {});
     expect(again.status).toBe(409);
     expect(((await again.json()) as { error: { code: string } }).error.code).toBe("ApprovalNotPending");
-    expect((await call("POST", `/v1/runs/${runId}/reject`, scoring.workspaceKey, {})).status).toBe(409);
+    expect((await call("POST", `/v1/runs/${runId}/reject`, scoring.adminKey, {})).status).toBe(409);
     const settled = (await (await call("GET", "/v1/approvals?state=approved", scoring.workspaceKey)).json()) as { value: Array<{ runId: string }> };
     expect(settled.value.map((p) => p.runId)).toContain(runId);
   });
@@ -224,12 +226,13 @@ describe("evaluator: challenger vs champions on the same holdout (in-memory bus,
     const runId = event.data.runId;
     await bus.publish(event);
     expect((await decisionOf(runId)).type).toBe(EventTypes.ModelAwaitingApproval);
-    const reject = await call("POST", `/v1/runs/${runId}/reject`, scoring.workspaceKey, { reason: "worse than what we serve" });
+    expect((await call("POST", `/v1/runs/${runId}/reject`, scoring.workspaceKey, {})).status).toBe(403);
+    const reject = await call("POST", `/v1/runs/${runId}/reject`, scoring.adminKey, { reason: "worse than what we serve" });
     expect(reject.status).toBe(200);
     const rejected = await waitFor(() => decisionsOf(runId).find((d) => d.type === EventTypes.ModelRejected), { description: "ModelRejected" });
     if (rejected.type !== EventTypes.ModelRejected) throw new Error("expected ModelRejected");
-    expect(rejected.data.rejectedBy).toBe("ws1/primary");
-    expect(rejected.data.reason).toMatch(/^Rejected by ws1\/primary: worse than what we serve/);
+    expect(rejected.data.rejectedBy).toBe("admin");
+    expect(rejected.data.reason).toMatch(/^Rejected by admin: worse than what we serve/);
   });
 
   it("a duplicate ModelTrained makes no second decision and no second event", async () => {

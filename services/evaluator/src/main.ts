@@ -1,5 +1,5 @@
 // The evaluator as its own process: wiring only.
-import { connectBus, keyVerifier, openBlobStore, readConfigFile } from "@retrain/runtime";
+import { connectBus, generatedAdminKeyNotice, openBlobStore, openServiceKeyring, readConfigFile } from "@retrain/runtime";
 import { ConfigError, createHttpApp, createShutdown, startHttpServer } from "@retrain/service-kit";
 import { createLogger, setupTelemetry } from "@retrain/telemetry";
 import { createEvaluator } from "./app.js";
@@ -17,15 +17,26 @@ const shutdown = createShutdown({ logger, graceMs: config.SHUTDOWN_GRACE });
 const file = await readConfigFile(config.RETRAIN_CONFIG);
 const store = openBlobStore(config);
 const bus = await connectBus(config, logger, "evaluator");
+const { keyring, generatedAdminKey } = await openServiceKeyring(config, { store, workspaces: file.workspaces, logger });
+// The bootstrap admin key is shown once, on stdout, never through the logger.
+if (generatedAdminKey !== undefined) console.log(generatedAdminKeyNotice(generatedAdminKey));
 const evaluator = createEvaluator({
   store,
   bus,
   logger,
-  verifyKey: keyVerifier({ workspaces: file.workspaces, ...(config.RETRAIN_ADMIN_KEY !== undefined ? { adminKey: config.RETRAIN_ADMIN_KEY } : {}) }),
+  verifyKey: keyring.verify,
   champions: new ScoringClient({ baseUrl: config.EVALUATOR_SCORING_URL, apiKey: scoringKey, timeoutMs: config.EVALUATOR_SCORING_TIMEOUT }),
   concurrency: config.EVALUATOR_CONCURRENCY,
 });
-const { app } = createHttpApp({ serviceName: "evaluator", logger, routes: (router) => evaluator.registerRoutes(router), shutdownSignal: shutdown.signal });
+const { app } = createHttpApp({
+  serviceName: "evaluator",
+  logger,
+  routes: (router) => {
+    keyring.registerRoutes(router);
+    evaluator.registerRoutes(router);
+  },
+  shutdownSignal: shutdown.signal,
+});
 const server = await startHttpServer(app, { port: config.EVALUATOR_PORT, host: config.EVALUATOR_HOST, logger });
 await evaluator.start();
 

@@ -107,7 +107,13 @@ export function createIngestion(deps: IngestionDeps): Ingestion {
     return started;
   }
 
-  const pipelineOf = async (req: Request) => requirePipeline(intake, routeParam(req, "name"));
+  // Another workspace's pipeline gets exactly the answer of a missing one: no existence leak.
+  const pipelineOf = async (req: Request, res: Response) => {
+    const name = routeParam(req, "name");
+    const pipeline = await requirePipeline(intake, name);
+    assertWorkspaceAccess(principalOf<Principal>(res), workspaceOf(pipeline), "pipeline", () => new HttpError(404, "PipelineNotFound", `Pipeline '${name}' was not found.`));
+    return pipeline;
+  };
 
   return {
     pipelines,
@@ -123,12 +129,12 @@ export function createIngestion(deps: IngestionDeps): Ingestion {
         res.json({ value: await Promise.all(visible.map(async (p) => pipelineView(p, await runs.state(p.name)))) });
       });
       router.get("/v1/pipelines/:name", auth, async (req, res) => {
-        const pipeline = await pipelineOf(req);
+        const pipeline = await pipelineOf(req, res);
         assertWorkspaceAccess(principalOf<Principal>(res), workspaceOf(pipeline), "pipeline");
         res.json(pipelineView(pipeline, await runs.state(pipeline.name)));
       });
       router.post("/v1/pipelines/:name/pause", auth, async (req, res) => {
-        const pipeline = await pipelineOf(req);
+        const pipeline = await pipelineOf(req, res);
         const principal = principalOf<Principal>(res);
         assertWorkspaceAccess(principal, workspaceOf(pipeline), "pipeline");
         const state = await runs.pause(pipeline.name, principal.name);
@@ -136,7 +142,7 @@ export function createIngestion(deps: IngestionDeps): Ingestion {
         res.json(pipelineView(pipeline, state));
       });
       router.post("/v1/pipelines/:name/resume", auth, async (req, res) => {
-        const pipeline = await pipelineOf(req);
+        const pipeline = await pipelineOf(req, res);
         const principal = principalOf<Principal>(res);
         assertWorkspaceAccess(principal, workspaceOf(pipeline), "pipeline");
         const { state, started } = await runs.resume(pipeline);
@@ -144,7 +150,7 @@ export function createIngestion(deps: IngestionDeps): Ingestion {
         res.json({ pipeline: pipelineView(pipeline, state), started });
       });
       router.post("/v1/pipelines/:name/runs/:runId/cancel", auth, async (req, res) => {
-        const pipeline = await pipelineOf(req);
+        const pipeline = await pipelineOf(req, res);
         const request = CancelRequest.parse(req.body ?? {});
         const record = await cancelRun(pipeline, routeParam(req, "runId"), principalOf<Principal>(res), request, control);
         res.json({ runId: record.runId, pipeline: pipeline.name, cancelled: true, cancelledAt: record.cancelled?.at ?? null, cancelledBy: record.cancelled?.by ?? null });
@@ -156,14 +162,15 @@ export function createIngestion(deps: IngestionDeps): Ingestion {
         const definition = PipelineDefinition.parse(req.body ?? {});
         assertWorkspaceAccess(principal, workspaceOf(definition), "training web service");
         const { pipeline, created } = await pipelines.put(name, definition, (current) => {
-          if (current !== undefined) assertWorkspaceAccess(principal, workspaceOf(current), "pipeline");
+          // Pipeline names are global: the name is taken, but whose it is stays unsaid.
+          if (current !== undefined) assertWorkspaceAccess(principal, workspaceOf(current), "pipeline", () => new HttpError(404, "PipelineNotFound", `Pipeline '${name}' was not found.`));
         });
         res.status(created ? 201 : 200).json(pipeline);
       });
 
       router.put("/v1/pipelines/:name/datasets", auth, async (req, res) => {
         try {
-          const pipeline = await pipelineOf(req);
+          const pipeline = await pipelineOf(req, res);
           const header = req.headers["x-retrain-filename"];
           const query = req.query["name"];
           const filename = typeof header === "string" ? header : typeof query === "string" ? query : undefined;
@@ -175,16 +182,16 @@ export function createIngestion(deps: IngestionDeps): Ingestion {
         }
       });
       router.post("/v1/pipelines/:name/runs", auth, async (req, res) => {
-        const pipeline = await pipelineOf(req);
+        const pipeline = await pipelineOf(req, res);
         answerRun(res, await rerun(pipeline, RerunRequest.parse(req.body ?? {}), principalOf<Principal>(res), intake));
       });
       router.get("/v1/pipelines/:name/runs", auth, async (req, res) => {
-        const pipeline = await pipelineOf(req);
+        const pipeline = await pipelineOf(req, res);
         assertWorkspaceAccess(principalOf<Principal>(res), workspaceOf(pipeline), "pipeline");
         res.json({ value: await runs.list(pipeline.name) });
       });
       router.get("/v1/pipelines/:name/runs/:runId", auth, async (req, res) => {
-        const pipeline = await pipelineOf(req);
+        const pipeline = await pipelineOf(req, res);
         assertWorkspaceAccess(principalOf<Principal>(res), workspaceOf(pipeline), "pipeline");
         const run = await runs.run(pipeline.name, routeParam(req, "runId"));
         if (run === undefined) throw new HttpError(404, "RunNotFound", `Run '${routeParam(req, "runId")}' was not found.`);

@@ -1,5 +1,5 @@
 // The ingestion service as its own process: wiring only.
-import { connectBus, keyVerifier, openBlobStore, ownStoreHost, parseSection, readConfigFile } from "@retrain/runtime";
+import { connectBus, generatedAdminKeyNotice, openBlobStore, openServiceKeyring, ownStoreHost, parseSection, readConfigFile } from "@retrain/runtime";
 import { createHttpApp, createShutdown, startHttpServer } from "@retrain/service-kit";
 import { createLogger, setupTelemetry } from "@retrain/telemetry";
 import { createIngestion } from "./app.js";
@@ -13,12 +13,15 @@ const shutdown = createShutdown({ logger, graceMs: config.SHUTDOWN_GRACE });
 const file = await readConfigFile(config.RETRAIN_CONFIG);
 const store = openBlobStore(config);
 const bus = await connectBus(config, logger, "ingestion");
+const { keyring, generatedAdminKey } = await openServiceKeyring(config, { store, workspaces: file.workspaces, logger });
+// The bootstrap admin key is shown once, on stdout, never through the logger.
+if (generatedAdminKey !== undefined) console.log(generatedAdminKeyNotice(generatedAdminKey));
 const ownHost = ownStoreHost(config);
 const ingestion = createIngestion({
   store,
   bus,
   logger,
-  verifyKey: keyVerifier({ workspaces: file.workspaces, ...(config.RETRAIN_ADMIN_KEY !== undefined ? { adminKey: config.RETRAIN_ADMIN_KEY } : {}) }),
+  verifyKey: keyring.verify,
   container: config.AZURE_STORAGE_CONTAINER,
   maxDatasetBytes: config.INGESTION_MAX_DATASET_BYTES,
   allowedHosts: config.INGESTION_ALLOWED_HOSTS.split(",").map((h) => h.trim()).filter(Boolean),
@@ -26,7 +29,15 @@ const ingestion = createIngestion({
   ...(ownHost !== undefined ? { ownHost } : {}),
 });
 await applyIngestionSection(ingestion, parseSection(config.RETRAIN_CONFIG ?? "retrain.yaml", IngestionFileSection, file));
-const { app } = createHttpApp({ serviceName: "ingestion", logger, routes: (router) => ingestion.registerRoutes(router), shutdownSignal: shutdown.signal });
+const { app } = createHttpApp({
+  serviceName: "ingestion",
+  logger,
+  routes: (router) => {
+    keyring.registerRoutes(router);
+    ingestion.registerRoutes(router);
+  },
+  shutdownSignal: shutdown.signal,
+});
 const server = await startHttpServer(app, { port: config.INGESTION_PORT, host: config.INGESTION_HOST, logger });
 await ingestion.start();
 

@@ -1,5 +1,5 @@
 // The registry as its own process: wiring only.
-import { connectBus, keyVerifier, openBlobStore, readConfigFile } from "@retrain/runtime";
+import { connectBus, generatedAdminKeyNotice, openBlobStore, openServiceKeyring, readConfigFile } from "@retrain/runtime";
 import { createHttpApp, createShutdown, startHttpServer } from "@retrain/service-kit";
 import { createLogger, setupTelemetry } from "@retrain/telemetry";
 import { createRegistry } from "./app.js";
@@ -12,15 +12,26 @@ const shutdown = createShutdown({ logger, graceMs: config.SHUTDOWN_GRACE });
 const file = await readConfigFile(config.RETRAIN_CONFIG);
 const store = openBlobStore(config);
 const bus = await connectBus(config, logger, "registry");
+const { keyring, generatedAdminKey } = await openServiceKeyring(config, { store, workspaces: file.workspaces, logger });
+// The bootstrap admin key is shown once, on stdout, never through the logger.
+if (generatedAdminKey !== undefined) console.log(generatedAdminKeyNotice(generatedAdminKey));
 const registry = createRegistry({
   store,
   bus,
   logger,
-  verifyKey: keyVerifier({ workspaces: file.workspaces, ...(config.RETRAIN_ADMIN_KEY !== undefined ? { adminKey: config.RETRAIN_ADMIN_KEY } : {}) }),
+  verifyKey: keyring.verify,
   concurrency: config.REGISTRY_CONCURRENCY,
   reconciler: reconcilerOptions(config),
 });
-const { app } = createHttpApp({ serviceName: "registry", logger, routes: (router) => registry.registerRoutes(router), shutdownSignal: shutdown.signal });
+const { app } = createHttpApp({
+  serviceName: "registry",
+  logger,
+  routes: (router) => {
+    keyring.registerRoutes(router);
+    registry.registerRoutes(router);
+  },
+  shutdownSignal: shutdown.signal,
+});
 const server = await startHttpServer(app, { port: config.REGISTRY_PORT, host: config.REGISTRY_HOST, logger });
 await registry.start();
 

@@ -1,8 +1,8 @@
 import { JobService, registerBesRoutes, runQueuedJob } from "@retrain/bes";
-import type { BlobStore } from "@retrain/blob";
+import { DEFAULT_READ_URL_LIFETIME_MS, type BlobStore } from "@retrain/blob";
 import type { EventBus, Subscription } from "@retrain/bus";
 import { EventTypes } from "@retrain/contracts";
-import { assertWorkspaceAccess, authenticateBearer, HttpMetrics, type ApiKeyVerifier, type MetricsRegistry, type Principal } from "@retrain/service-kit";
+import { assertWorkspaceAccess, authenticateBearer, HttpMetrics, SecretBox, type ApiKeyVerifier, type MetricsRegistry, type Principal } from "@retrain/service-kit";
 import type { Logger } from "@retrain/telemetry";
 import type { Router } from "express";
 import { createArmApi } from "./handlers/arm.js";
@@ -43,8 +43,10 @@ export interface ScoringDeps {
   readonly modelMaxBytes?: number;
   /** Time allowed to download a model. Default 120 s. */
   readonly modelFetchTimeoutMs?: number;
-  /** Lifetime of read URLs of model copies. Default 1 h. */
+  /** Lifetime of read URLs of model copies. Default 15 min. */
   readonly readUrlLifetimeMs?: number;
+  /** Lifetime of the SAS in a finished batch job's `Results` (minted anew on every GET). Default 24 h. */
+  readonly resultSasLifetimeMs?: number;
   /** Largest RRS request body. Default 4 MiB. */
   readonly bodyLimitBytes?: number;
   /** Web services per page of an ARM list. Default 100. */
@@ -104,7 +106,7 @@ export function createScoring(deps: ScoringDeps): Scoring {
     locations,
     modelMaxBytes: deps.modelMaxBytes ?? 512 * 1024 * 1024,
     modelFetchTimeoutMs,
-    readUrlLifetimeMs: deps.readUrlLifetimeMs ?? 3_600_000,
+    readUrlLifetimeMs: deps.readUrlLifetimeMs ?? DEFAULT_READ_URL_LIFETIME_MS,
     syncIntervalMs: deps.syncIntervalMs ?? 500,
   });
   const jobs = new JobService({
@@ -114,6 +116,8 @@ export function createScoring(deps: ScoringDeps): Scoring {
     logger: deps.logger,
     prefix: SCORING_PREFIX,
     source: SOURCE,
+    secrets: new SecretBox(deps.kek, "bes-jobs"),
+    ...(deps.resultSasLifetimeMs !== undefined ? { resultSasLifetimeMs: deps.resultSasLifetimeMs } : {}),
     allowedHosts: locations.allowedHosts,
     ...(deps.ownHost !== undefined ? { ownHost: deps.ownHost } : {}),
   });

@@ -259,10 +259,11 @@ describe("ARM webServices (2017-01-01)", () => {
   });
 
   it("deletes with 202 (then 204), and answers ARM errors as 4xx with {error:{code,message}}", async () => {
-    const del = await h.request("DELETE", resourcePath("list-2"), { key: h.workspaceKey });
+    expect((await h.request("DELETE", resourcePath("list-2"), { key: h.workspaceKey })).status).toBe(403);
+    const del = await h.request("DELETE", resourcePath("list-2"), { key: h.adminKey });
     expect(del.status).toBe(202);
     expect(del.headers.get("azure-asyncoperation")).toMatch(/operationsStatus/);
-    expect((await h.request("DELETE", resourcePath("list-2"), { key: h.workspaceKey })).status).toBe(204);
+    expect((await h.request("DELETE", resourcePath("list-2"), { key: h.adminKey })).status).toBe(204);
     const cases: Array<[Promise<Answer>, number, string]> = [
       [h.request("GET", resourcePath("list-2"), { key: h.workspaceKey }), 404, "ResourceNotFound"],
       [h.request("GET", resourcePath("churn"), {}), 401, "InvalidAuthenticationToken"],

@@ -202,7 +202,8 @@ describe("endpoints", () => {
     const patch = await h.request("PATCH", `${base()}/default`, { key: h.workspaceKey, body: { Resources: [{ Name: "Endpoint Service [trained model]", Location: location }] } });
     expect(patch.status).toBe(400);
     expect(json(patch)).toMatchObject({ error: { code: "DefaultEndpointNotUpdatable" } });
-    const del = await h.request("DELETE", `${base()}/default`, { key: h.workspaceKey });
+    expect((await h.request("DELETE", `${base()}/default`, { key: h.workspaceKey })).status).toBe(403);
+    const del = await h.request("DELETE", `${base()}/default`, { key: h.adminKey });
     expect(del.status).toBe(400);
     expect(json(del)).toMatchObject({ error: { code: "DefaultEndpointInUse" } });
   });
@@ -277,7 +278,12 @@ describe("endpoints", () => {
       body: { Resources: [{ Name: "Endpoint Service [trained model]", Location: locA }] },
     });
     expect(viaHeaders.status).toBe(409);
-    const rollback = await patch(locA, { runId: "run-3", runSequence: 3, pipeline: "p", modelId: "model-3", reason: "rollback" });
+    // A rollback skips the ordering guard: the workspace key is refused, the admin key may.
+    expect((await patch(locA, { runId: "run-3", runSequence: 3, pipeline: "p", modelId: "model-3", reason: "rollback" })).status).toBe(403);
+    const rollback = await h.request("PATCH", url, {
+      key: h.adminKey,
+      body: { Resources: [{ Name: "Endpoint Service [trained model]", Location: locA }], Retrain: { runId: "run-3", runSequence: 3, pipeline: "p", modelId: "model-3", reason: "rollback" } },
+    });
     expect([rollback.status, rollback.headers.get("x-retrain-model")]).toEqual([200, "model-3@r3"]);
     const model = json(await h.request("GET", `/v1/workspaces/${h.workspace}/webservices/${id}/endpoints/ordered/model`, { key: h.workspaceKey }));
     expect(model).toMatchObject({ modelId: "model-3", revision: 3, runSequence: 3, runId: "run-3", pipeline: "p", reason: "rollback" });
@@ -298,7 +304,8 @@ describe("endpoints", () => {
     expect(again.status).toBe(304);
     const defaultRefresh = await h.request("POST", `${base()}/default/refresh`, { key: h.workspaceKey, body: { OverwriteResources: true } });
     expect(defaultRefresh.status).toBe(400);
-    const del = await h.request("DELETE", url, { key: h.workspaceKey });
+    expect((await h.request("DELETE", url, { key: h.workspaceKey })).status).toBe(403);
+    const del = await h.request("DELETE", url, { key: h.adminKey });
     expect(del.status).toBe(204);
     expect((await h.request("GET", url, { key: h.workspaceKey })).status).toBe(404);
   });

@@ -2,7 +2,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { connectBus, keyVerifier, openBlobStore, ownStoreHost, parseSection, readConfigFile } from "@retrain/runtime";
+import { connectBus, generatedAdminKeyNotice, openBlobStore, openServiceKeyring, ownStoreHost, parseSection, readConfigFile } from "@retrain/runtime";
 import { createShutdown, MetricsRegistry } from "@retrain/service-kit";
 import { createLogger, setupTelemetry } from "@retrain/telemetry";
 import { createScoring } from "./app.js";
@@ -20,7 +20,8 @@ const file = await readConfigFile(config.RETRAIN_CONFIG);
 const publicUrl = config.SCORING_PUBLIC_URL ?? `http://${config.SCORING_HOST}:${config.SCORING_PORT}`;
 
 const kekFile = join(config.SCORING_DATA_DIR, "kek");
-const kek = await loadOrCreateKek(config.SCORING_KEK, kekFile);
+// RETRAIN_KEK is the deployment's one key-encryption key; SCORING_KEK is still honoured for existing deployments.
+const kek = await loadOrCreateKek(config.SCORING_KEK ?? config.RETRAIN_KEK, kekFile);
 if (kek.source === "generated") {
   logger.warn({ path: kekFile }, "SCORING_KEK is not set: generated a key-encryption key for the API keys; every replica must use the same one");
 }
@@ -39,6 +40,9 @@ if (config.BLOB === "filesystem" && urlSecret === undefined) {
 const platform = config.BLOB === "filesystem" ? { ...config, BLOB_URL_SECRET: urlSecret, BLOB_PUBLIC_URL: config.BLOB_PUBLIC_URL ?? publicUrl } : config;
 const store = openBlobStore(platform);
 const bus = await connectBus(config, logger, "scoring");
+const { keyring, generatedAdminKey } = await openServiceKeyring(config, { store, workspaces: file.workspaces, logger });
+// The bootstrap admin key is shown once, on stdout, never through the logger.
+if (generatedAdminKey !== undefined) console.log(generatedAdminKeyNotice(generatedAdminKey));
 const ownHost = ownStoreHost(platform);
 const registry = new MetricsRegistry({ defaultLabels: { service: "scoring" } });
 
@@ -46,7 +50,7 @@ const scoring = createScoring({
   store,
   bus,
   logger,
-  verifyKey: keyVerifier({ workspaces: file.workspaces, ...(config.RETRAIN_ADMIN_KEY !== undefined ? { adminKey: config.RETRAIN_ADMIN_KEY } : {}) }),
+  verifyKey: keyring.verify,
   kek: kek.kek,
   publicUrl,
   registry,
@@ -59,6 +63,8 @@ const scoring = createScoring({
   modelFetchTimeoutMs: config.SCORING_MODEL_FETCH_TIMEOUT,
   bodyLimitBytes: config.SCORING_BODY_LIMIT,
   armPageSize: config.SCORING_ARM_PAGE_SIZE,
+  readUrlLifetimeMs: config.RETRAIN_READ_URL_LIFETIME,
+  resultSasLifetimeMs: config.RETRAIN_RESULT_SAS_LIFETIME,
 });
 await scoring.start();
 await applyScoringSection(scoring, parseSection(config.RETRAIN_CONFIG ?? "retrain.yaml", ScoringFileSection, file));
@@ -69,6 +75,7 @@ const server = await serveScoring(scoring, {
   port: config.SCORING_PORT,
   host: config.SCORING_HOST,
   shutdownSignal: shutdown.signal,
+  routes: (router) => keyring.registerRoutes(router),
   ...(config.BLOB === "filesystem" && urlSecret !== undefined ? { blobUrls: { store, secret: urlSecret } } : {}),
 });
 if (config.SCORING_PUBLIC_URL === undefined && config.SCORING_PORT === 0) scoring.setPublicUrl(server.url);

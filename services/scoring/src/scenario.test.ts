@@ -171,7 +171,7 @@ describe("two hosts on one store (in process)", () => {
       const label = patch.headers.get("x-retrain-model");
       await waitFor(async () => (await b.request("POST", execute, { key, body: input })).headers.get("x-retrain-model") === label, { timeoutMs: 2_000 });
 
-      expect((await b.request("DELETE", path, { key: b.workspaceKey })).status).toBe(204);
+      expect((await b.request("DELETE", path, { key: b.adminKey })).status).toBe(204);
       await waitFor(async () => (await a.request("POST", execute, { key, body: input })).status === 404, { timeoutMs: 2_000 });
     } finally {
       await b.close();

@@ -13,6 +13,8 @@ export interface ServeScoringOptions {
   readonly blobUrls?: { readonly store: BlobStore; readonly secret: string };
   /** Once aborted, /readyz answers 503. */
   readonly shutdownSignal?: AbortSignal;
+  /** More routes on the same app, in front of the scoring host's (e.g. the key-rotation routes). */
+  readonly routes?: (router: Parameters<NonNullable<Parameters<typeof createHttpApp>[0]["routes"]>>[0]) => void;
 }
 
 /**
@@ -25,7 +27,10 @@ export async function serveScoring(scoring: Scoring, options: ServeScoringOption
     serviceName: "scoring",
     logger: options.logger,
     registry: options.registry,
-    routes: (router) => scoring.registerRoutes(router),
+    routes: (router) => {
+      options.routes?.(router);
+      scoring.registerRoutes(router);
+    },
     ...(options.shutdownSignal !== undefined ? { shutdownSignal: options.shutdownSignal } : {}),
   });
   const blobUrls = options.blobUrls !== undefined ? createBlobUrlHandler(options.blobUrls.store, { secret: options.blobUrls.secret }) : undefined;

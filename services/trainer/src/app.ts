@@ -2,7 +2,7 @@ import { JobService, registerBesRoutes, runQueuedJob } from "@retrain/bes";
 import type { BlobStore } from "@retrain/blob";
 import type { EventBus, Subscription } from "@retrain/bus";
 import { EventTypes } from "@retrain/contracts";
-import { assertWorkspaceAccess, HttpError, principalOf, requireApiKey, routeParam, type ApiKeyVerifier, type Principal } from "@retrain/service-kit";
+import { assertWorkspaceAccess, HttpError, principalOf, requireApiKey, routeParam, SecretBox, type ApiKeyVerifier, type Principal } from "@retrain/service-kit";
 import type { Logger } from "@retrain/telemetry";
 import type { Request, Router } from "express";
 import { onDataArrived } from "./handlers/data-arrived.js";
@@ -22,6 +22,10 @@ export interface TrainerDeps {
   readonly jobAckWaitMs?: number;
   readonly allowedHosts?: readonly string[];
   readonly ownHost?: string;
+  /** Key-encryption key (`RETRAIN_KEK`): seals connection strings and SAS URLs in job documents. Default none (stored in clear). */
+  readonly kek?: Buffer;
+  /** Lifetime of the SAS in a finished job's `Results` (minted anew on every GET). Default 24 h. */
+  readonly resultSasLifetimeMs?: number;
 }
 
 /** The trainer: BES routes for training web services, their definitions, and its two consumers. */
@@ -52,6 +56,8 @@ export function createTrainer(deps: TrainerDeps): Trainer {
     logger: deps.logger,
     prefix: "trainer",
     source: SOURCE,
+    ...(deps.kek !== undefined ? { secrets: new SecretBox(deps.kek, "bes-jobs") } : {}),
+    ...(deps.resultSasLifetimeMs !== undefined ? { resultSasLifetimeMs: deps.resultSasLifetimeMs } : {}),
     allowedHosts: deps.allowedHosts ?? [],
     ...(deps.ownHost !== undefined ? { ownHost: deps.ownHost } : {}),
   });

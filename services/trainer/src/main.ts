@@ -1,5 +1,5 @@
 // The trainer as its own process: wiring only.
-import { connectBus, keyVerifier, openBlobStore, ownStoreHost, parseSection, readConfigFile } from "@retrain/runtime";
+import { connectBus, generatedAdminKeyNotice, openBlobStore, openServiceKeyring, platformKek, ownStoreHost, parseSection, readConfigFile } from "@retrain/runtime";
 import { createHttpApp, createShutdown, startHttpServer } from "@retrain/service-kit";
 import { createLogger, setupTelemetry } from "@retrain/telemetry";
 import { createTrainer } from "./app.js";
@@ -13,20 +13,34 @@ const shutdown = createShutdown({ logger, graceMs: config.SHUTDOWN_GRACE });
 const file = await readConfigFile(config.RETRAIN_CONFIG);
 const store = openBlobStore(config);
 const bus = await connectBus(config, logger, "trainer");
+const { keyring, generatedAdminKey } = await openServiceKeyring(config, { store, workspaces: file.workspaces, logger });
+// The bootstrap admin key is shown once, on stdout, never through the logger.
+if (generatedAdminKey !== undefined) console.log(generatedAdminKeyNotice(generatedAdminKey));
 const ownHost = ownStoreHost(config);
+const kek = platformKek(config);
 const trainer = createTrainer({
   store,
   bus,
   logger,
-  verifyKey: keyVerifier({ workspaces: file.workspaces, ...(config.RETRAIN_ADMIN_KEY !== undefined ? { adminKey: config.RETRAIN_ADMIN_KEY } : {}) }),
+  verifyKey: keyring.verify,
   container: config.AZURE_STORAGE_CONTAINER,
   concurrency: config.TRAINER_CONCURRENCY,
   jobAckWaitMs: config.TRAINER_JOB_ACK_WAIT,
   allowedHosts: config.TRAINER_ALLOWED_HOSTS.split(",").map((h) => h.trim()).filter(Boolean),
   ...(ownHost !== undefined ? { ownHost } : {}),
+  ...(kek !== undefined ? { kek } : {}),
+  resultSasLifetimeMs: config.RETRAIN_RESULT_SAS_LIFETIME,
 });
 await applyTrainerSection(trainer, parseSection(config.RETRAIN_CONFIG ?? "retrain.yaml", TrainerFileSection, file));
-const { app } = createHttpApp({ serviceName: "trainer", logger, routes: (router) => trainer.registerRoutes(router), shutdownSignal: shutdown.signal });
+const { app } = createHttpApp({
+  serviceName: "trainer",
+  logger,
+  routes: (router) => {
+    keyring.registerRoutes(router);
+    trainer.registerRoutes(router);
+  },
+  shutdownSignal: shutdown.signal,
+});
 const server = await startHttpServer(app, { port: config.TRAINER_PORT, host: config.TRAINER_HOST, logger });
 await trainer.start();
 

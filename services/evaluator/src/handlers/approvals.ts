@@ -1,6 +1,6 @@
 import type { EventBus } from "@retrain/bus";
 import { createEvent, EventTypes } from "@retrain/contracts";
-import { assertWorkspaceAccess, HttpError, type Principal } from "@retrain/service-kit";
+import { assertAdmin, assertWorkspaceAccess, HttpError, type Principal } from "@retrain/service-kit";
 import { championMetrics, type EvaluationDocument, type Evaluations } from "../evaluation.js";
 import { relayOutbox } from "../relay.js";
 
@@ -39,6 +39,8 @@ export async function evaluationFor(evaluations: Evaluations, runId: string, pri
  */
 export async function decideApproval(runId: string, decision: ApprovalDecision, deps: ApprovalDeps): Promise<EvaluationDocument> {
   await evaluationFor(deps.evaluations, runId, decision.principal);
+  // After the workspace check, so another workspace's key still gets 404 and learns nothing.
+  assertAdmin(decision.principal, decision.approve ? "approve a run" : "reject a run");
   const now = new Date();
   const by = decision.principal.name;
   const { value, changed } = await deps.evaluations.update(runId, (current) => {

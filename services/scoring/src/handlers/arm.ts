@@ -3,7 +3,7 @@
 import { randomUUID } from "node:crypto";
 import type { Request, Response, Router } from "express";
 import { withSpan } from "@retrain/telemetry";
-import { authenticateBearer, hasRequestBody, HttpError, readJsonBody, sendJson, type ApiKeyVerifier, type Principal } from "@retrain/service-kit";
+import { assertAdmin, authenticateBearer, hasRequestBody, HttpError, readJsonBody, sendJson, type ApiKeyVerifier, type Principal } from "@retrain/service-kit";
 import type { JsonObject, OperationDoc, PendingArmUpdate, RunIdentity, TargetDoc } from "../documents.js";
 import { armError } from "../errors.js";
 import { ModelRejectedError, type PreparedModel, type ScoringHost } from "../host.js";
@@ -347,6 +347,8 @@ export function createArmApi(deps: ArmRoutesDeps): ArmApi {
       throw armError("AnotherOperationInProgress", `An update of web service '${name}' is in progress; wait for it to finish.`);
     }
     const given = runHeaders(req.headers);
+    // A rollback skips the guard that keeps a web service from moving backwards: an admin decision.
+    if (given.reason === "rollback") assertAdmin(principal, "roll a web service back");
     const current = existing?.value;
     const modelChanges = current?.model === undefined || current.model.source !== redactedSource({ kind: "uri", uri: definition.asset.uri });
     if (modelChanges && current !== undefined && given.reason !== "rollback" && given.run?.runSequence !== undefined) {
@@ -491,6 +493,7 @@ export function createArmApi(deps: ArmRoutesDeps): ArmApi {
           res.status(204).end();
           return;
         }
+        assertAdmin(principal, "delete a web service");
         await docs.deleteTarget(blob);
         host.uninstall(blob);
         const op = await newOperation(subscription, found.value.arm.location, blob, "Succeeded");

@@ -2,7 +2,7 @@
 // trained-model resource, refresh.
 import { randomUUID } from "node:crypto";
 import type { Request, Response, Router } from "express";
-import { assertWorkspaceAccess, authenticateBearer, HttpError, sendJson, type ApiKeyVerifier, type Principal } from "@retrain/service-kit";
+import { assertAdmin, assertWorkspaceAccess, authenticateBearer, HttpError, sendJson, type ApiKeyVerifier, type Principal } from "@retrain/service-kit";
 import type { ServedModelState, TargetDoc, WebServiceDoc } from "../documents.js";
 import { managementError, NO_UPDATABLE_RESOURCES_MESSAGE } from "../errors.js";
 import type { ScoringHost } from "../host.js";
@@ -190,8 +190,9 @@ export function registerClassicRoutes(router: Router, deps: ClassicRoutesDeps): 
   });
 
   router.delete(`${BASE}/:webservice`, async (req, res) => {
-    const { workspace } = await workspaceCaller(req);
+    const { workspace, principal } = await workspaceCaller(req);
     const service = await findService(workspace, param(req, "webservice"));
+    assertAdmin(principal, "delete a web service");
     for (const blob of await docs.listTargetBlobs(docs.classicTargetsPrefix(workspace, service.id))) {
       await docs.deleteTarget(blob.name);
       host.uninstall(blob.name);
@@ -261,6 +262,8 @@ export function registerClassicRoutes(router: Router, deps: ClassicRoutesDeps): 
       );
     }
     const given = fromExtension(runHeaders(req.headers), body.Retrain ?? undefined);
+    // A rollback skips the guard that keeps an endpoint from moving backwards: an admin decision.
+    if (given.reason === "rollback") assertAdmin(principal, "roll an endpoint back");
     let prepared;
     try {
       prepared = await host.prepareModel(
@@ -296,7 +299,8 @@ export function registerClassicRoutes(router: Router, deps: ClassicRoutesDeps): 
   });
 
   router.delete(`${BASE}/:webservice/endpoints/:endpoint`, async (req, res) => {
-    const { service, name, blob } = await endpointCaller(req, { mustExist: true });
+    const { service, name, blob, principal } = await endpointCaller(req, { mustExist: true });
+    assertAdmin(principal, "delete an endpoint");
     if (name === service.defaultEndpointName && (await countEndpoints(service)) > 1) {
       throw managementError("DefaultEndpointInUse", "The default endpoint cannot be deleted while the web service has other endpoints.");
     }

@@ -2,11 +2,14 @@
 // A training web service is published and its first model becomes a predictive web service (the
 // seed's starting point); then a pipeline retrains it as data arrives: v1 → endpoint created and
 // updated; v2 (the relationship drifted) → retrained, beats the champion on the same holdout rows,
-// promoted; a bad dataset (labels are noise) → rejected, endpoint unchanged. `--json` prints a summary.
+// promoted; a bad dataset (labels are noise) → rejected, endpoint unchanged. Each run's timeline and the
+// endpoint's promotion history come from the registry; it ends with a rollback to the first model and
+// back (the registry's rollback API, admin key). `--json` prints a summary.
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { formatDuration, table, type PromotionView, type StageView } from "@retrain/cli";
 import { EventTypes, type AnyEvent } from "@retrain/contracts";
 import { SeededRandom } from "@retrain/ml";
 import { silentLogger } from "@retrain/telemetry";
@@ -58,10 +61,10 @@ await retrain.bus.subscribe({
   handler: async (event) => void events.push(event as AnyEvent),
 });
 
-async function call(method: string, path: string, body?: unknown, contentType = "application/json"): Promise<{ status: number; body: unknown; headers: Headers }> {
+async function call(method: string, path: string, body?: unknown, contentType = "application/json", key = workspaceKey): Promise<{ status: number; body: unknown; headers: Headers }> {
   const response = await fetch(`${retrain.url}${path}`, {
     method,
-    headers: { authorization: `Bearer ${workspaceKey}`, ...(body !== undefined ? { "content-type": contentType } : {}) },
+    headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { "content-type": contentType } : {}) },
     ...(body !== undefined ? { body: typeof body === "string" ? body : JSON.stringify(body) } : {}),
   });
   const text = await response.text();
@@ -84,6 +87,8 @@ async function until<T>(what: string, probe: () => T | undefined | Promise<T | u
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+const indent = (text: string): string => text.replace(/^/gm, "   ");
 
 type Result = { BaseLocation: string; RelativeLocation: string; SasBlobToken: string };
 try {
@@ -149,6 +154,17 @@ try {
     revision?: number;
     timeline: Array<{ stage: string; durationMs: number | null }>;
   }> = [];
+
+  /** The registry's view of a run once it has seen the run end (it projects every event). */
+  async function registryTimeline(runId: string): Promise<StageView[]> {
+    return until(`the registry's timeline of ${runId}`, async () => {
+      const response = await fetch(`${retrain.url}/v1/runs/${runId}`, { headers: { authorization: `Bearer ${workspaceKey}` } });
+      if (response.status !== 200) return undefined;
+      const body = (await response.json()) as { terminal: boolean; stages: StageView[] };
+      return body.terminal ? body.stages : undefined;
+    });
+  }
+
   async function upload(label: string, csv: string): Promise<void> {
     const accepted = (await call("PUT", "/v1/pipelines/bike-demand/datasets", csv, "text/csv")).body as { runId: string; runSequence: number };
     const end = await until(`run ${accepted.runId}`, () => events.find((e) => terminal.has(e.type) && (e.data as { runId: string }).runId === accepted.runId));
@@ -165,32 +181,66 @@ try {
       ...(trained?.type === EventTypes.ModelTrained ? { metrics: trained.data.metrics } : {}),
       ...(end.type === EventTypes.EndpointUpdated ? { revision: end.data.revision } : {}),
     };
-    // The registry's view of the run (it projects every event; wait until it saw the end too).
-    const timeline = await until(`the registry's timeline of ${accepted.runId}`, async () => {
-      const response = await fetch(`${retrain.url}/v1/runs/${accepted.runId}`, { headers: { authorization: `Bearer ${workspaceKey}` } });
-      if (response.status !== 200) return undefined;
-      const body = (await response.json()) as { terminal: boolean; stages: Array<{ stage: string; durationMs: number | null }> };
-      return body.terminal ? body.stages : undefined;
-    });
+    const timeline = await registryTimeline(accepted.runId);
     runs.push({ ...entry, timeline: timeline.map((s) => ({ stage: s.stage, durationMs: s.durationMs })) });
-    say(`   run #${entry.runSequence} (${label}): ${outcome}${entry.revision !== undefined ? ` → store-042 revision ${entry.revision}` : ""}${trained?.type === EventTypes.ModelTrained ? `, AUC ${trained.data.metrics["AUC"]?.toFixed(3)}` : ""}`);
+    say(`   run #${entry.runSequence} (${label}): ${outcome}${entry.revision !== undefined ? ` → store-042 revision ${entry.revision}` : ""}`);
     if (reason) say(`      ${reason}`);
-    say(`      timeline: ${timeline.map((t) => `${t.stage}${t.durationMs === null ? "" : ` +${t.durationMs} ms`}`).join(" → ")}`);
+    say(`      timeline: ${timeline.map((t) => `${t.stage}${t.durationMs === null ? "" : ` +${formatDuration(t.durationMs)}`}`).join(" → ")}`);
   }
 
-  say("5. data arrives:");
+  say("5. data arrives (each run's timeline as the registry recorded it):");
   await upload("v1", dataset(6000, 201, "v1"));
   const before = await predictions();
-  await upload("v2 (drifted)", dataset(6000, 202, "v2"));
+  await upload("v2, drifted", dataset(6000, 202, "v2"));
   const after = await predictions();
-  await upload("bad (labels are noise)", dataset(3000, 203, "noise"));
+  await upload("bad: labels are noise", dataset(3000, 203, "noise"));
   const final = await predictions();
 
-  say("6. predictions on store-042 for the same rows (temperature, humidity, hour, weekday → label, probability):");
-  probeRows.forEach((row, i) => say(`   ${row.join(", ").padEnd(22)} before ${before.rows[i]?.join(" @ ")}   after ${after.rows[i]?.join(" @ ")}`));
-  say(`   served by ${before.model} before, ${after.model} after; after the bad dataset still ${final.model}`);
-  const history = (await call("GET", `/v1/workspaces/demo/webservices/${published.webService.Id}/endpoints/store-042/history`)).body;
-  say(`7. done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  const probability = (row: string[] | undefined): string => (row === undefined ? "?" : `${row[0]} (${Number(row[1]).toFixed(2)})`);
+  say("6. predictions of store-042 for the same rows: label (probability)");
+  say(
+    indent(
+      table(
+        probeRows.map((row, i) => [...row, probability(before.rows[i]), probability(after.rows[i]), probability(final.rows[i])]),
+        ["TEMPERATURE", "HUMIDITY", "HOUR", "WEEKDAY", "AFTER RUN #1", "AFTER RUN #2", "AFTER RUN #3 (REJECTED)"],
+      ),
+    ),
+  );
+
+  // 7. Rollback through the registry (admin key): the model run #1 trained serves again as a new
+  // revision recorded as a rollback; then back to run #2's model the same way.
+  const target = "classic:demo/bike-demand/store-042";
+  const rollbacks: Array<{ to: string; toRunSequence: number; rollbackRunId: string; revision: number; modelId: string; servedModel: string; predictions: string[][] }> = [];
+  async function rollback(to: { runId: string; runSequence: number }): Promise<void> {
+    const accepted = (await call("POST", "/v1/targets/rollback", { target, to: to.runId, reason: "demo" }, "application/json", retrain.adminKey)).body as { rollbackRunId: string };
+    const end = await until(`rollback ${accepted.rollbackRunId}`, () => events.find((e) => terminal.has(e.type) && (e.data as { runId: string }).runId === accepted.rollbackRunId));
+    if (end.type !== EventTypes.EndpointUpdated) throw new Error(`rollback to run ${to.runId} ended with ${end.type}: ${JSON.stringify(end.data)}`);
+    const served = await predictions();
+    rollbacks.push({ to: to.runId, toRunSequence: to.runSequence, rollbackRunId: accepted.rollbackRunId, revision: end.data.revision, modelId: end.data.model.modelId, servedModel: served.model, predictions: served.rows });
+    const same = JSON.stringify(served.rows) === JSON.stringify(to.runSequence === 1 ? before.rows : after.rows);
+    say(`   to run #${to.runSequence}'s model → store-042 revision ${end.data.revision}; predictions are those after run #${to.runSequence} again: ${same ? "yes" : "NO"}`);
+  }
+  say("7. rollback to the first model and back (the registry's rollback API, admin key):");
+  const [first, second] = runs;
+  if (first === undefined || second === undefined) throw new Error("the demo's first two runs are missing");
+  await rollback(first);
+  await rollback(second);
+
+  const history = await until("the registry's history with both rollbacks", async () => {
+    const body = (await call("GET", `/v1/targets/history?target=${encodeURIComponent(target)}`)).body as { value: PromotionView[] };
+    return body.value.filter((e) => e.kind === "rollback").length === 2 ? body.value : undefined;
+  });
+  const sequenceOf = new Map([...runs, ...rollbacks.map((r) => ({ runId: r.rollbackRunId, runSequence: r.toRunSequence }))].map((r) => [r.runId, r.runSequence]));
+  say("8. store-042's promotion history (registry): which model served when");
+  say(
+    indent(
+      table(
+        history.map((e) => [e.revision, e.kind, `run #${sequenceOf.get(e.runId) ?? e.runSequence}`, e.modelId, e.at.slice(11, 23)]),
+        ["REVISION", "KIND", "MODEL OF", "MODEL", "AT (UTC)"],
+      ),
+    ),
+  );
+  say(`9. done in ${((Date.now() - started) / 1000).toFixed(1)} s. The same views of a running Retrain (pnpm start): pnpm retrain runs | run <id> | history <webservice>/<endpoint>`);
 
   if (json) {
     console.log(
@@ -200,8 +250,9 @@ try {
           besJob: { id: jobId, model: model0.RelativeLocation },
           webService: published.webService.Id,
           runs,
-          endpoint: { name: "store-042", servedBefore: before.model, servedAfter: after.model, servedAtEnd: final.model, history },
+          endpoint: { name: "store-042", target, servedBefore: before.model, servedAfter: after.model, servedAtEnd: final.model, history },
           predictions: { rows: probeRows, before: before.rows, after: after.rows },
+          rollbacks,
           durationMs: Date.now() - started,
         },
         null,

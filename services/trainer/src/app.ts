@@ -6,6 +6,7 @@ import { assertWorkspaceAccess, HttpError, principalOf, requireApiKey, routePara
 import type { Logger } from "@retrain/telemetry";
 import type { Request, Router } from "express";
 import { onDataArrived } from "./handlers/data-arrived.js";
+import { onRedriveRequested, onRunCancelled } from "./handlers/run-control.js";
 import { TrainingExecutor } from "./executor.js";
 import { TrainingServiceDefinition, TrainingServices } from "./training-services.js";
 
@@ -62,6 +63,7 @@ export function createTrainer(deps: TrainerDeps): Trainer {
     ...(deps.ownHost !== undefined ? { ownHost: deps.ownHost } : {}),
   });
   const subscriptions: Subscription[] = [];
+  const runControl = { store: deps.store, jobs, bus: deps.bus };
 
   return {
     services,
@@ -103,7 +105,17 @@ export function createTrainer(deps: TrainerDeps): Trainer {
           group: "trainer",
           types: [EventTypes.DataArrived],
           concurrency: 4,
-          handler: (event, context) => onDataArrived(event, context, { jobs, bus: deps.bus, source: SOURCE }),
+          handler: (event, context) => onDataArrived(event, context, { ...runControl, source: SOURCE }),
+        }),
+        await deps.bus.subscribe({
+          group: "trainer-run-control",
+          types: [EventTypes.RunCancelled],
+          handler: (event, context) => onRunCancelled(event, context, runControl),
+        }),
+        await deps.bus.subscribe({
+          group: "trainer-redrive",
+          types: [EventTypes.RunRedriveRequested],
+          handler: (event, context) => onRedriveRequested(event, context, runControl),
         }),
         await deps.bus.subscribe({
           group: "trainer-jobs",

@@ -151,7 +151,9 @@ export class TrainingExecutor implements JobExecutor {
     if (job.run === undefined) return [];
     const run = DataArrived.parse(job.run);
     const base = { runId: run.runId, pipeline: run.pipeline, runSequence: run.runSequence };
+    // Stamped with the job's end, so rebuilding them later (a re-drive) gives the very same events.
     const source = this.options.source;
+    const options = { source, ...(job.endedAt !== undefined ? { time: new Date(job.endedAt) } : {}) };
     if (job.status === "Finished") {
       const summary = job.summary as unknown as TrainingSummary;
       const model = job.results?.[summary.outputs.model];
@@ -187,7 +189,7 @@ export class TrainingExecutor implements JobExecutor {
               durationMs: summary.durationMs,
             },
           },
-          { source },
+          options,
         ),
       ];
     }
@@ -197,7 +199,7 @@ export class TrainingExecutor implements JobExecutor {
       createEvent(
         EventTypes.TrainingFailed,
         { ...base, jobId: job.id, code, reason, ...(job.failure?.location !== undefined ? { location: job.failure.location } : {}) },
-        { source },
+        options,
       ),
     ];
   }

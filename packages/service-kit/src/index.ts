@@ -10,6 +10,9 @@ export { DEFAULT_BODY_LIMIT_BYTES, hasRequestBody, isJsonContentType, readJsonBo
 export type { ReadJsonBodyOptions } from "./json-body.js";
 export { HttpMetrics, MetricsRegistry, normalizeMethod } from "./metrics.js";
 export type {
+  BoundCounter,
+  BoundHistogram,
+  CollectedValue,
   CounterMetric,
   GaugeMetric,
   HistogramMetric,
@@ -17,6 +20,7 @@ export type {
   MetricDefinition,
   MetricLabels,
   MetricsRegistryOptions,
+  SeriesFamily,
 } from "./metrics.js";
 export { CLIENT_CLOSED_REQUEST, observeHttpRequest } from "./observe-request.js";
 export type { ObserveHttpRequestOptions } from "./observe-request.js";

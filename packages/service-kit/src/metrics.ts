@@ -24,6 +24,30 @@ export interface GaugeMetric<Label extends string = string> {
   dec(labels?: MetricLabels<Label>, value?: number): void;
 }
 
+/** A counter series bound once: `inc` adds to a number, with no label hashing and no allocation. */
+export interface BoundCounter {
+  inc(value?: number): void;
+}
+
+/** A histogram series bound once: `observe` is a bucket scan and a few additions, nothing allocated. */
+export interface BoundHistogram {
+  observe(value: number): void;
+}
+
+/** A family of pre-bound series for hot paths; a series can be removed (e.g. when a model is replaced). */
+export interface SeriesFamily<Label extends string, Series> {
+  /** The series of one label set: the same object for the same labels until it is removed. */
+  bind(labels: MetricLabels<Label>): Series;
+  /** Drops a series from the exposition (its counts are gone). */
+  remove(labels: MetricLabels<Label>): void;
+}
+
+/** One value of a {@link MetricsRegistry.collectedGauge}, read when metrics are scraped. */
+export interface CollectedValue<Label extends string> {
+  readonly labels: MetricLabels<Label>;
+  readonly value: number;
+}
+
 /** What defines a metric. Names follow Prometheus conventions (`_seconds`, `_bytes`, `_total`). */
 export interface MetricDefinition<Label extends string> {
   name: string;
@@ -47,10 +71,16 @@ export interface MetricsRegistryOptions {
 export class MetricsRegistry {
   readonly #registry = new Registry();
   readonly #metrics = new Map<string, { kind: string; metric: unknown }>();
+  // Bound-series families, rendered by us after prom-client's own text (see fastCounter).
+  readonly #fast: FastFamily[] = [];
+  readonly #defaultLabels: string;
 
   constructor(options: MetricsRegistryOptions = {}) {
     if (options.defaultLabels !== undefined) this.#registry.setDefaultLabels(options.defaultLabels);
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.#registry });
+    this.#defaultLabels = Object.entries(options.defaultLabels ?? {})
+      .map(([name, value]) => `${name}="${escapeLabel(value)}"`)
+      .join(",");
   }
 
   /** The Content-Type of {@link MetricsRegistry.metrics}' text. */
@@ -59,8 +89,54 @@ export class MetricsRegistry {
   }
 
   /** Every metric in the Prometheus text exposition format. */
-  metrics(): Promise<string> {
-    return this.#registry.metrics();
+  async metrics(): Promise<string> {
+    const text = await this.#registry.metrics();
+    if (this.#fast.length === 0) return text;
+    return text + this.#fast.map((family) => family.render(this.#defaultLabels)).join("");
+  }
+
+  /**
+   * A counter of pre-bound series for hot paths: prom-client hashes the labels and allocates on every
+   * call even through a bound child, these series only add to a number. Rendered at scrape time.
+   */
+  fastCounter<Label extends string>(definition: MetricDefinition<Label>): SeriesFamily<Label, BoundCounter> {
+    return this.#once("fast-counter", definition.name, () => {
+      const family = new FastFamily(definition.name, definition.help, "counter", [...(definition.labelNames ?? [])], []);
+      this.#fast.push(family);
+      return { bind: (labels) => family.bind(labels), remove: (labels) => family.remove(labels) };
+    });
+  }
+
+  /** A histogram of pre-bound series for hot paths (see {@link fastCounter}); `buckets` default to the HTTP ones. */
+  fastHistogram<Label extends string>(definition: MetricDefinition<Label> & { buckets?: readonly number[] }): SeriesFamily<Label, BoundHistogram> {
+    return this.#once("fast-histogram", definition.name, () => {
+      const buckets = [...(definition.buckets ?? DURATION_BUCKETS)].sort((a, b) => a - b);
+      const family = new FastFamily(definition.name, definition.help, "histogram", [...(definition.labelNames ?? [])], buckets);
+      this.#fast.push(family);
+      return { bind: (labels) => family.bind(labels), remove: (labels) => family.remove(labels) };
+    });
+  }
+
+  /**
+   * A gauge whose values are read by `collect` when metrics are scraped (queue depth, consumer lag):
+   * nothing runs between scrapes. A failing `collect` leaves the gauge empty for that scrape.
+   */
+  collectedGauge<Label extends string>(definition: MetricDefinition<Label>, collect: () => Promise<ReadonlyArray<CollectedValue<Label>>>): void {
+    this.#once("collected-gauge", definition.name, () => {
+      return new Gauge({
+        ...this.#base(definition),
+        async collect() {
+          this.reset();
+          let values: ReadonlyArray<CollectedValue<Label>>;
+          try {
+            values = await collect();
+          } catch {
+            return;
+          }
+          for (const { labels, value } of values) this.set(labels, value);
+        },
+      });
+    });
   }
 
   /** A counter, created on first use. */
@@ -147,17 +223,21 @@ export function normalizeMethod(method: string | undefined): string {
  * both labelled `{method, route, status}`. `route` must be a route template, never a raw path.
  */
 export class HttpMetrics {
-  readonly #duration: HistogramMetric<HttpMetricLabel>;
-  readonly #requests: CounterMetric<HttpMetricLabel>;
+  readonly #duration: SeriesFamily<HttpMetricLabel, BoundHistogram>;
+  readonly #requests: SeriesFamily<HttpMetricLabel, BoundCounter>;
 
-  constructor(registry: MetricsRegistry) {
-    this.#duration = registry.histogram({
+  constructor(
+    /** Where these metrics are registered (a hot path records its own metrics beside them). */
+    readonly registry: MetricsRegistry,
+  ) {
+    // Bound series: every request of the hot path records here.
+    this.#duration = registry.fastHistogram({
       name: "http_server_request_duration_seconds",
       help: "Duration of HTTP server requests, in seconds.",
       labelNames: ["method", "route", "status"],
       buckets: DURATION_BUCKETS,
     });
-    this.#requests = registry.counter({
+    this.#requests = registry.fastCounter({
       name: "http_server_requests_total",
       help: "HTTP server requests answered.",
       labelNames: ["method", "route", "status"],
@@ -180,4 +260,82 @@ export class HttpMetrics {
     series.duration.observe(seconds);
     series.requests.inc();
   }
+}
+
+type FastSeries = BoundCounter & BoundHistogram & { readonly labels: string; value: number; sum: number; counts: Float64Array };
+
+/** A family of bound series rendered in the text format by hand (package-internal). */
+class FastFamily {
+  readonly #series = new Map<string, FastSeries>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly type: "counter" | "histogram",
+    readonly labelNames: readonly string[],
+    readonly buckets: readonly number[],
+  ) {}
+
+  #key(labels: Readonly<Record<string, string | number | undefined>>): string {
+    return this.labelNames.map((name) => `${name}="${escapeLabel(String(labels[name] ?? ""))}"`).join(",");
+  }
+
+  bind(labels: Readonly<Record<string, string | number | undefined>>): FastSeries {
+    const key = this.#key(labels);
+    const existing = this.#series.get(key);
+    if (existing !== undefined) return existing;
+    const bounds = this.buckets;
+    const series: FastSeries = {
+      labels: key,
+      value: 0,
+      sum: 0,
+      counts: new Float64Array(bounds.length),
+      inc(value = 1) {
+        series.value += value;
+      },
+      observe(value: number) {
+        series.value += 1;
+        series.sum += value;
+        // Per-bucket (not cumulative) counts; the render accumulates. Above the last bound only +Inf counts.
+        for (let i = 0; i < bounds.length; i++) {
+          if (value <= (bounds[i] as number)) {
+            series.counts[i] = (series.counts[i] ?? 0) + 1;
+            break;
+          }
+        }
+      },
+    };
+    this.#series.set(key, series);
+    return series;
+  }
+
+  remove(labels: Readonly<Record<string, string | number | undefined>>): void {
+    this.#series.delete(this.#key(labels));
+  }
+
+  render(defaultLabels: string): string {
+    const lines = [`# HELP ${this.name} ${this.help.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")}`, `# TYPE ${this.name} ${this.type}`];
+    const join = (...parts: string[]) => parts.filter((p) => p !== "").join(",");
+    for (const series of this.#series.values()) {
+      const labels = join(series.labels, defaultLabels);
+      const braces = labels === "" ? "" : `{${labels}}`;
+      if (this.type === "counter") {
+        lines.push(`${this.name}${braces} ${series.value}`);
+        continue;
+      }
+      let cumulative = 0;
+      this.buckets.forEach((bound, i) => {
+        cumulative += series.counts[i] ?? 0;
+        lines.push(`${this.name}_bucket{${join(series.labels, defaultLabels, `le="${bound}"`)}} ${cumulative}`);
+      });
+      lines.push(`${this.name}_bucket{${join(series.labels, defaultLabels, 'le="+Inf"')}} ${series.value}`);
+      lines.push(`${this.name}_sum${braces} ${series.sum}`);
+      lines.push(`${this.name}_count${braces} ${series.value}`);
+    }
+    return `${lines.join("\n")}\n\n`;
+  }
+}
+
+function escapeLabel(value: string): string {
+  return value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
 }

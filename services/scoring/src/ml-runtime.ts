@@ -80,6 +80,18 @@ function cellText(value: Cell): string | null {
 /** Where each schema input sits in a request's columns, for one ColumnNames signature. */
 type ColumnPlan = Int32Array;
 
+/** A ColumnNames signature seen before and its plan. */
+interface KnownPlan {
+  readonly names: readonly string[];
+  readonly plan: ColumnPlan;
+}
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 const MAX_PLANS = 32;
 
 /**
@@ -94,7 +106,8 @@ class MlModel implements LoadedModel {
   readonly #schema: FeatureSchema;
   readonly #labelType: string;
   readonly #levelIndex: readonly (Map<string, number> | undefined)[];
-  readonly #plans = new Map<string, ColumnPlan>();
+  // Compared name by name rather than keyed by a joined string: no string is built or hashed per request.
+  readonly #plans: KnownPlan[] = [];
   readonly #columnTypes: readonly string[];
   readonly #columnNames: readonly string[];
 
@@ -126,11 +139,9 @@ class MlModel implements LoadedModel {
 
   /** The position of each schema input in `columnNames` (cached per signature: clients repeat theirs). */
   #plan(columnNames: readonly string[]): ColumnPlan {
-    const key = columnNames.join("\u0000");
-    let plan = this.#plans.get(key);
-    if (plan !== undefined) return plan;
+    for (const known of this.#plans) if (sameNames(known.names, columnNames)) return known.plan;
     const inputs = this.#schema.inputs;
-    plan = new Int32Array(inputs.length);
+    const plan = new Int32Array(inputs.length);
     const missing: string[] = [];
     for (let i = 0; i < inputs.length; i++) {
       const name = (inputs[i] as FeatureSchema["inputs"][number]).name;
@@ -141,8 +152,8 @@ class MlModel implements LoadedModel {
     if (missing.length > 0) {
       throw new ScoreInputError("MissingInputColumns", `The input lacks the column(s) the model needs: ${missing.join(", ")}.`, missing[0]);
     }
-    if (this.#plans.size >= MAX_PLANS) this.#plans.clear();
-    this.#plans.set(key, plan);
+    if (this.#plans.length >= MAX_PLANS) this.#plans.length = 0;
+    this.#plans.push({ names: [...columnNames], plan });
     return plan;
   }
 

@@ -24,10 +24,13 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function cell(value: unknown, where: string): Cell {
-  if (value === null || typeof value === "string" || typeof value === "number" || typeof value === "boolean") return value;
-  if (value === undefined) return null;
-  return parseError(`${where} must be a string, a number, a boolean or null.`);
+function isCell(value: unknown): value is Cell {
+  return value === null || typeof value === "string" || typeof value === "number" || typeof value === "boolean";
+}
+
+// The error names the cell, but the name is only built when there is an error: this runs per cell.
+function badCell(where: () => string): never {
+  return parseError(`${where()} must be a string, a number, a boolean or null.`);
 }
 
 /**
@@ -47,7 +50,11 @@ export function parseExecuteBody(body: unknown, schema: readonly InputColumn[]):
     const columnNames = schema.map((c) => c.name);
     const rows = input.map((row, r) => {
       if (!isRecord(row)) parseError(`Inputs.${INPUT_NAME}[${r}] must be an object of column values.`);
-      return columnNames.map((name) => cell(row[name], `Inputs.${INPUT_NAME}[${r}].${name}`));
+      return columnNames.map((name) => {
+        const value = row[name];
+        if (value === undefined) return null;
+        return isCell(value) ? value : badCell(() => `Inputs.${INPUT_NAME}[${r}].${name}`);
+      });
     });
     return { columnNames, rows, rowObjects: true };
   }
@@ -62,7 +69,11 @@ export function parseExecuteBody(body: unknown, schema: readonly InputColumn[]):
   const rows = values.map((row: unknown, r) => {
     if (!Array.isArray(row)) parseError(`Inputs.${INPUT_NAME}.Values[${r}] must be an array.`);
     if (row.length !== width) parseError(`Inputs.${INPUT_NAME}.Values[${r}] has ${row.length} values; ColumnNames has ${width}.`);
-    for (let c = 0; c < width; c++) row[c] = cell(row[c], `Inputs.${INPUT_NAME}.Values[${r}][${c}]`);
+    for (let c = 0; c < width; c++) {
+      const value: unknown = row[c];
+      if (value === undefined) row[c] = null;
+      else if (!isCell(value)) badCell(() => `Inputs.${INPUT_NAME}.Values[${r}][${c}]`);
+    }
     return row as Cell[];
   });
   return { columnNames: columnNames as string[], rows, rowObjects: false };

@@ -11,7 +11,7 @@ export const registerApprovals: CommandGroup = (program, context) => {
     program
       .command(`${verb} <runId>`)
       .summary(description)
-      .description(`${description} (the server records who, from the key)`)
+      .description(`${description} (an admin key; the server records who, from the key)`)
       .option("--reason <text>", "why, in your words (recorded)")
       .action(async (runId: string, options: { reason?: string }, command) => {
         const ctx = context(command);

@@ -82,10 +82,10 @@ export const registerRuns: CommandGroup = (program, context) => {
       const pipeline = await pipelineOf(ctx, runId, options.pipeline);
       const { body } = await ctx
         .api("ingestion")
-        .post<{ runId: string; pipeline: string; cancelled: boolean }>(`/v1/pipelines/${encodeURIComponent(pipeline)}/runs/${encodeURIComponent(runId)}/cancel`, {
+        .post<{ runId: string; pipeline: string; cancelled: boolean; cancelledBy?: string | null }>(`/v1/pipelines/${encodeURIComponent(pipeline)}/runs/${encodeURIComponent(runId)}/cancel`, {
           body: options.reason !== undefined ? { reason: options.reason } : {},
         });
-      ctx.out.result(body, `run ${runId} of ${pipeline} cancelled`);
+      ctx.out.result(body, `run ${runId} of ${pipeline} cancelled${body.cancelledBy !== undefined && body.cancelledBy !== null ? ` by ${body.cancelledBy}` : ""}`);
     });
 
   program

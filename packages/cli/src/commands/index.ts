@@ -7,6 +7,7 @@ import { registerRuns } from "./runs.js";
 import { registerScore } from "./score.js";
 import { registerServices } from "./services.js";
 import { registerStatus } from "./status.js";
+import { registerSubscriptions } from "./subscriptions.js";
 import { registerUpload } from "./upload.js";
 
 export const commandGroups: readonly CommandGroup[] = [
@@ -18,4 +19,5 @@ export const commandGroups: readonly CommandGroup[] = [
   registerServices,
   registerHistory,
   registerScore,
+  registerSubscriptions,
 ];

@@ -1,5 +1,5 @@
 // The notifier as its own process: wiring only.
-import { connectBus, keyVerifier, openBlobStore, readConfigFile } from "@retrain/runtime";
+import { connectBus, generatedAdminKeyNotice, openBlobStore, openServiceKeyring, readConfigFile } from "@retrain/runtime";
 import { createHttpApp, createShutdown, startHttpServer } from "@retrain/service-kit";
 import { createLogger, setupTelemetry } from "@retrain/telemetry";
 import { createNotifier } from "./app.js";
@@ -12,11 +12,14 @@ const shutdown = createShutdown({ logger, graceMs: config.SHUTDOWN_GRACE });
 const file = await readConfigFile(config.RETRAIN_CONFIG);
 const store = openBlobStore(config);
 const bus = await connectBus(config, logger, "notifier");
+const { keyring, generatedAdminKey } = await openServiceKeyring(config, { store, workspaces: file.workspaces, logger });
+// The bootstrap admin key is shown once, on stdout, never through the logger.
+if (generatedAdminKey !== undefined) console.log(generatedAdminKeyNotice(generatedAdminKey));
 const notifier = createNotifier({
   store,
   bus,
   logger,
-  verifyKey: keyVerifier({ workspaces: file.workspaces, ...(config.RETRAIN_ADMIN_KEY !== undefined ? { adminKey: config.RETRAIN_ADMIN_KEY } : {}) }),
+  verifyKey: keyring.verify,
   allowHttpHosts: config.NOTIFIER_ALLOW_HTTP_HOSTS,
   retryScheduleMs: config.NOTIFIER_RETRY_SCHEDULE,
   timeoutMs: config.NOTIFIER_TIMEOUT,
@@ -25,7 +28,15 @@ const notifier = createNotifier({
   maxInFlight: config.NOTIFIER_MAX_IN_FLIGHT,
   concurrency: config.NOTIFIER_CONCURRENCY,
 });
-const { app } = createHttpApp({ serviceName: "notifier", logger, routes: (router) => notifier.registerRoutes(router), shutdownSignal: shutdown.signal });
+const { app } = createHttpApp({
+  serviceName: "notifier",
+  logger,
+  routes: (router) => {
+    keyring.registerRoutes(router);
+    notifier.registerRoutes(router);
+  },
+  shutdownSignal: shutdown.signal,
+});
 const server = await startHttpServer(app, { port: config.NOTIFIER_PORT, host: config.NOTIFIER_HOST, logger });
 await notifier.start();
 

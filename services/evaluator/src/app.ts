@@ -8,6 +8,7 @@ import { z } from "zod";
 import { Evaluations, type EvaluationDocument } from "./evaluation.js";
 import { decideApproval, evaluationFor } from "./handlers/approvals.js";
 import { onModelTrained, type ChampionSource } from "./handlers/model-trained.js";
+import { onRedriveRequested, onRunCancelled } from "./handlers/run-control.js";
 import { relayOutbox } from "./relay.js";
 
 /** What the evaluator is built from. */
@@ -57,6 +58,7 @@ export function evaluationView(doc: EvaluationDocument): Record<string, unknown>
     decidedAt: doc.decidedAt ?? null,
     approval: doc.approval ?? null,
     pendingEvents: doc.outbox.length,
+    cancelled: doc.cancelled ?? null,
   };
 }
 
@@ -90,7 +92,7 @@ export function createEvaluator(deps: EvaluatorDeps): Evaluator {
         const { state } = ApprovalsQuery.parse(req.query);
         const value: Array<Record<string, unknown>> = [];
         for await (const doc of evaluations.all()) {
-          if (doc.approval?.state !== state) continue;
+          if (doc.approval?.state !== state || doc.cancelled !== undefined) continue;
           if (principal.workspace !== "*" && principal.workspace !== doc.workspace) continue;
           value.push(evaluationView(doc));
         }
@@ -111,6 +113,18 @@ export function createEvaluator(deps: EvaluatorDeps): Evaluator {
           // The run's evaluation document is the inbox: a duplicate finds the decision made.
           inbox: { seen: async () => false },
           handler: (event, context) => onModelTrained(event, context, handlerDeps),
+        }),
+        await deps.bus.subscribe({
+          group: "evaluator-run-control",
+          types: [EventTypes.RunCancelled],
+          // The cancel marker and the evaluation document are the inbox.
+          inbox: { seen: async () => false },
+          handler: (event, context) => onRunCancelled(event, context, handlerDeps),
+        }),
+        await deps.bus.subscribe({
+          group: "evaluator-redrive",
+          types: [EventTypes.RunRedriveRequested],
+          handler: (event, context) => onRedriveRequested(event, context, handlerDeps),
         }),
       );
     },

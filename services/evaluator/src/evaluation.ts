@@ -53,6 +53,10 @@ export const EvaluationDocument = z.object({
   inbox: z.array(z.string()),
   /** Events recorded with a change and not yet published. */
   outbox: z.array(z.unknown()),
+  /** The events published, as published: a re-drive re-publishes them unchanged. */
+  published: z.array(z.unknown()).optional(),
+  /** The run was cancelled (RunCancelled): nothing more is decided or published for it. */
+  cancelled: z.object({ at: z.string(), by: z.string().optional() }).optional(),
 });
 export type EvaluationDocument = z.infer<typeof EvaluationDocument>;
 

@@ -15,7 +15,10 @@ export async function relayOutbox(doc: EvaluationDocument, deps: { readonly eval
   await deps.evaluations.update(doc.runId, (current) => {
     if (current === undefined) return undefined;
     const rest = current.outbox.filter((e) => !(isEvent(e) && sent.has(e.id)));
-    return rest.length === current.outbox.length ? undefined : { ...current, outbox: rest };
+    if (rest.length === current.outbox.length) return undefined;
+    const moved = current.outbox.filter((e) => isEvent(e) && sent.has(e.id));
+    const published = [...(current.published ?? []).filter((e) => !(isEvent(e) && sent.has(e.id))), ...moved];
+    return { ...current, outbox: rest, published };
   });
 }
 

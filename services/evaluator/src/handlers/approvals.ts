@@ -38,13 +38,14 @@ export async function evaluationFor(evaluations: Evaluations, runId: string, pri
  * waiting (decided by policy, or by a person already) → 409 `ApprovalNotPending`.
  */
 export async function decideApproval(runId: string, decision: ApprovalDecision, deps: ApprovalDeps): Promise<EvaluationDocument> {
-  await evaluationFor(deps.evaluations, runId, decision.principal);
+  const found = await evaluationFor(deps.evaluations, runId, decision.principal);
   // After the workspace check, so another workspace's key still gets 404 and learns nothing.
   assertAdmin(decision.principal, decision.approve ? "approve a run" : "reject a run");
+  if (found.cancelled !== undefined) throw new HttpError(409, "RunCancelled", `Run '${runId}' was cancelled; it can no longer be approved or rejected.`);
   const now = new Date();
   const by = decision.principal.name;
   const { value, changed } = await deps.evaluations.update(runId, (current) => {
-    if (current === undefined || current.state !== "awaiting-approval" || current.approval?.state !== "pending") return undefined;
+    if (current === undefined || current.cancelled !== undefined || current.state !== "awaiting-approval" || current.approval?.state !== "pending") return undefined;
     const { trained } = current;
     const verb = decision.approve ? "Approved" : "Rejected";
     const reason = `${verb} by ${by}${decision.reason !== undefined && decision.reason !== "" ? `: ${decision.reason}` : "."} (${current.reason})`;

@@ -8,6 +8,7 @@ import { championMetrics, type ChampionOutcome, type EvaluationDocument, type Ev
 import { HoldoutScoringError, scoreOnHoldout } from "../holdout.js";
 import { describeForApproval, judge } from "../policy.js";
 import { relayOutbox } from "../relay.js";
+import { isCancelled } from "./run-control.js";
 import type { Champion } from "../scoring-client.js";
 
 /** Where champions come from (the scoring host over HTTP, see `ScoringClient`). */
@@ -42,6 +43,10 @@ export async function onModelTrained(
   deps: ModelTrainedDeps,
 ): Promise<void> {
   const trained = event.data;
+  if (await isCancelled(deps.store, trained.runId)) {
+    context.logger.info({ run_id: trained.runId }, "run was cancelled; its model is not evaluated");
+    return;
+  }
   const existing = await deps.evaluations.get(trained.runId);
   if (existing !== undefined) {
     context.logger.info({ state: existing.state }, "run evaluated already; duplicate ModelTrained ignored");
@@ -53,6 +58,11 @@ export async function onModelTrained(
   }
 
   const doc = await evaluate(trained, event, context, deps);
+  // A cancel that came in while the challenger was being scored: the decision is dropped.
+  if (await isCancelled(deps.store, trained.runId)) {
+    context.logger.info({ run_id: trained.runId }, "run was cancelled while it was evaluated; no decision is published");
+    return;
+  }
   const { value, changed } = await deps.evaluations.update(trained.runId, (current) => {
     if (current === undefined) return doc;
     // Another delivery decided first: keep its decision, remember this delivery.

@@ -9,6 +9,7 @@ import { executionError } from "../errors.js";
 import type { ScoringHost } from "../host.js";
 import type { LiveTarget, Serving } from "../live.js";
 import { ScoreInputError } from "../model-runtime.js";
+import { RrsMetrics } from "../rrs-metrics.js";
 import { executeResult, parseExecuteBody, type ExecuteFormat } from "../wire/rrs.js";
 
 /** What the execute handler needs. */
@@ -79,11 +80,12 @@ export function formatOf(query: string): ExecuteFormat & { apiVersion: string | 
 
 /** Creates the fast path: POST execute on a classic endpoint or a new web service. */
 export function createExecuteFastPath(deps: ExecuteDeps): FastPath {
+  const rrs = new RrsMetrics(deps.metrics.registry);
   return (req, res) => {
     if (req.method !== "POST") return false;
     const match = matchExecute(req.url ?? "/");
     if (match === undefined) return false;
-    observeHttpRequest(req, res, { metrics: deps.metrics, logger: deps.logger, route: () => EXECUTE_ROUTES[match.kind] }, () => execute(req, res, match, deps)).catch(
+    observeHttpRequest(req, res, { metrics: deps.metrics, logger: deps.logger, route: () => EXECUTE_ROUTES[match.kind] }, () => execute(req, res, match, deps, rrs)).catch(
       (error: unknown) => deps.logger.error({ err: error }, "observing a request failed"),
     );
     return true;
@@ -124,7 +126,7 @@ export async function authenticateForTarget(target: LiveTarget, authorization: s
   }
 }
 
-async function execute(req: IncomingMessage, res: ServerResponse, match: ExecuteMatch, deps: ExecuteDeps): Promise<void> {
+async function execute(req: IncomingMessage, res: ServerResponse, match: ExecuteMatch, deps: ExecuteDeps, rrs: RrsMetrics): Promise<void> {
   const format = formatOf(match.query);
   if (format.apiVersion !== undefined && format.apiVersion !== "2.0") {
     throw new HttpError(400, "BadArgument", `Unsupported api-version '${format.apiVersion}'; this service implements 2.0.`);
@@ -151,6 +153,10 @@ async function execute(req: IncomingMessage, res: ServerResponse, match: Execute
   if (serving === undefined) throw executionError(503, "ModelNotReady", "The web service has no model loaded yet; retry shortly.", { headers: { "retry-after": "1" } });
   // In flight from here until the answer is handed to the socket (or the request fails).
   target.inFlight++;
+  // Series bound once per served model: recording below is a few additions, nothing allocated.
+  const series = rrs.seriesFor(target, serving);
+  const started = performance.now();
+  series.requests.inc();
   try {
     const body = await readJsonBody(req, { limitBytes: deps.bodyLimitBytes });
     const input = parseExecuteBody(body, target.doc.inputSchema);
@@ -162,7 +168,11 @@ async function execute(req: IncomingMessage, res: ServerResponse, match: Execute
       throw error;
     }
     sendJson(res, 200, executeResult(table, { swagger: format.swagger || input.rowObjects, details: format.details }), { "x-retrain-model": serving.label });
+  } catch (error) {
+    series.error(error instanceof HttpError ? (error.details?.[0]?.code ?? error.code) : "InternalError");
+    throw error;
   } finally {
     target.inFlight--;
+    series.duration.observe((performance.now() - started) / 1000);
   }
 }

@@ -9,6 +9,7 @@ import { createClassicPromoter } from "@retrain/classic-promoter";
 import { createEvaluator, ScoringClient } from "@retrain/evaluator";
 import { createIngestion } from "@retrain/ingestion";
 import { createNewPromoter } from "@retrain/new-promoter";
+import { createNotifier } from "@retrain/notifier";
 import { createRegistry } from "@retrain/registry";
 import { Keyring, type WorkspaceConfig } from "@retrain/runtime";
 import { createMlRuntime, createScoring, loadOrCreateKek } from "@retrain/scoring";
@@ -32,6 +33,8 @@ export interface EmbeddedOptions {
   readonly adminKey?: string;
   /** Key-encryption key (`RETRAIN_KEK`, 32 bytes). Default: generated into `dataDir/kek`. */
   readonly kek?: Buffer;
+  /** Hosts webhooks may be sent to over plain http (local delivery, e.g. `127.0.0.1`). Default none: https only. */
+  readonly webhookLocalHosts?: readonly string[];
   /** How long a service trusts its copy of the keyring. Default 2 s. */
   readonly keyCacheMs?: number;
 }
@@ -57,6 +60,7 @@ export interface Embedded {
     readonly ingestion: ReturnType<typeof createIngestion>;
     readonly evaluator: ReturnType<typeof createEvaluator>;
     readonly registry: ReturnType<typeof createRegistry>;
+    readonly notifier: ReturnType<typeof createNotifier>;
   };
   stop(graceMs?: number): Promise<void>;
 }
@@ -119,6 +123,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
   const classicPromoter = createClassicPromoter({ store, bus, logger, scoringUrl: url, scoringKey: internalKey });
   const newPromoter = createNewPromoter({ store, bus, logger, scoringUrl: url, scoringKey: internalKey });
   const registry = createRegistry({ store, bus, logger, verifyKey });
+  const notifier = createNotifier({ store, bus, logger, verifyKey, allowHttpHosts: options.webhookLocalHosts ?? [] });
 
   // BES keys: a workspace key opens its training web services; endpoint keys open their endpoint's jobs.
   const besVerify: ApiKeyVerifier<Principal> = async (key) => (await verifyKey(key)) ?? (await scoring.besVerifyKey(key));
@@ -133,6 +138,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
       ingestion.registerRoutes(router);
       evaluator.registerRoutes(router);
       registry.registerRoutes(router);
+      notifier.registerRoutes(router);
       keyring.registerRoutes(router);
     },
   });
@@ -145,6 +151,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
 
   // Consumers before producers: every group exists before the first event is published.
   await registry.start();
+  await notifier.start();
   await scoring.start();
   await classicPromoter.start();
   await newPromoter.start();
@@ -159,7 +166,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
     keyring,
     store,
     bus,
-    services: { trainer, scoring, ingestion, evaluator, registry },
+    services: { trainer, scoring, ingestion, evaluator, registry, notifier },
     async stop(graceMs = 5_000) {
       await server.close(graceMs);
       await ingestion.stop(graceMs);
@@ -169,6 +176,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
       await newPromoter.stop(graceMs);
       await scoring.stop(graceMs);
       await registry.stop(graceMs);
+      await notifier.stop(graceMs);
       await bus.close({ graceMs: 0 });
     },
   };

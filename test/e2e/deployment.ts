@@ -43,6 +43,8 @@ export interface Deployment {
   readonly evaluator: ServiceProcess;
   readonly trainers: readonly ServiceProcess[];
   readonly registry: ServiceProcess;
+  /** The notifier (webhook subscriptions); http to 127.0.0.1 allowed for local receivers. */
+  readonly notifier: ServiceProcess;
   /** The environment every service was started with (to start more of them alike). */
   readonly env: NodeJS.ProcessEnv;
   /** The nats-server (fault-injection suites kill and restart it; its store survives). */
@@ -88,6 +90,7 @@ export async function startDeployment(options: DeploymentOptions): Promise<Deplo
     TRAINER_JOB_ACK_WAIT: "5s",
     SCORING_KEK: randomBytes(32).toString("base64"),
     SCORING_DATA_DIR: join(dir.path, "scoring"),
+    NOTIFIER_ALLOW_HTTP_HOSTS: "127.0.0.1",
     ...options.env,
   };
   const store = new AzureBlobStore({ connectionString: azurite.connectionString, container, createContainer: true });
@@ -127,6 +130,7 @@ export async function startDeployment(options: DeploymentOptions): Promise<Deplo
     startService("evaluator", "EVALUATOR_PORT", withScoring),
     startService("ingestion", "INGESTION_PORT", env),
     startService("registry", "REGISTRY_PORT", env),
+    startService("notifier", "NOTIFIER_PORT", env),
     ...Array.from({ length: options.trainers ?? 1 }, () => startService("trainer", "TRAINER_PORT", env)),
   ]);
   for (const service of started) cleanup.add(() => service.process.stop());
@@ -145,7 +149,8 @@ export async function startDeployment(options: DeploymentOptions): Promise<Deplo
     evaluator: started[2] as ServiceProcess,
     ingestion: started[3] as ServiceProcess,
     registry: started[4] as ServiceProcess,
-    trainers: started.slice(5),
+    notifier: started[5] as ServiceProcess,
+    trainers: started.slice(6),
     env,
     nats,
     services,

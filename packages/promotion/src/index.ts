@@ -5,6 +5,7 @@ export type { PromotionOutcome } from "./record.js";
 export { PromotionStore, targetKeyHash } from "./promotion-store.js";
 export type { BeginResult, PromotionKey } from "./promotion-store.js";
 export { promoteTarget } from "./promote-target.js";
+export { subscribeRunControl } from "./run-control.js";
 export type { PromoteTargetDeps, PromotionEffect } from "./promote-target.js";
 export { PromotionRefusedError, ScoringHostError } from "./errors.js";
 export { callScoringHost, refusal, redact, isRecord } from "./scoring-http.js";

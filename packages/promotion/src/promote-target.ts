@@ -16,7 +16,7 @@ export interface PromoteTargetDeps {
 export type PromotionEffect<T extends EndpointTarget> = (target: T, record: PromotionRecord) => Promise<PromotionOutcome>;
 
 /**
- * One (run, target) promotion, exactly once in effect: begin the record (a decided one only has its
+ * One (run, target) promotion, exactly once in effect (none for a cancelled run: `undefined`): begin the record (a decided one only has its
  * outbox relayed), run the effect — safe to repeat after a crash because the scoring host treats the
  * same run and model as idempotent — then record the decision and its event in one write, and relay.
  * A {@link PromotionRefusedError} from the effect becomes PromotionFailed; any other error propagates
@@ -27,9 +27,14 @@ export async function promoteTarget<T extends EndpointTarget>(
   target: T,
   effect: PromotionEffect<T>,
   deps: PromoteTargetDeps,
-): Promise<PromotionRecord> {
+): Promise<PromotionRecord | undefined> {
   const { runId, pipeline, runSequence, model } = approval.data;
   const kind = approval.data.kind === "rollback" ? "rollback" : "promotion";
+  // A cancelled run promotes nothing (a promotion decided before the cancel stands, and is only relayed).
+  if ((await deps.promotions.get(runId, target)) === undefined && (await deps.promotions.isCancelled(runId))) {
+    deps.logger.info({ run_id: runId }, "run was cancelled; its approval promotes nothing");
+    return undefined;
+  }
   const { record, proceed } = await deps.promotions.begin({ runId, pipeline, runSequence, modelId: model.modelId, kind, target }, approval.id);
   if (!proceed) {
     deps.logger.info({ target: record.targetKey, state: record.state }, "promotion decided already; relaying its outbox only");

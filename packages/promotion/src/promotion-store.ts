@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { readJson, updateJson, type BlobStore } from "@retrain/blob";
+import { isBlobError, readJson, updateJson, type BlobStore } from "@retrain/blob";
 import type { EventBus } from "@retrain/bus";
 import { inboxAdd } from "@retrain/bus";
 import { parseEvent, targetKey, type AnyEvent, type EndpointTarget } from "@retrain/contracts";
@@ -136,8 +136,51 @@ export class PromotionStore {
     await updateJson(this.store, this.name(record.runId, record.target), (v) => PromotionRecord.parse(v), (current) => {
       if (current === undefined) return undefined;
       const rest = current.outbox.filter((e) => !(isEventLike(e) && sent.has(e.id)));
-      return rest.length === current.outbox.length ? undefined : { ...current, outbox: rest };
+      if (rest.length === current.outbox.length) return undefined;
+      const moved = current.outbox.filter((e) => isEventLike(e) && sent.has(e.id));
+      return { ...current, outbox: rest, sent: [...(current.sent ?? []).filter((e) => !(isEventLike(e) && sent.has(e.id))), ...moved] };
     });
+  }
+
+  /**
+   * Re-publishes what the promotions of a run published (EndpointUpdated / PromotionFailed, exactly as
+   * first sent) and relays what is unsent, for the reconciler: same event ids, transport ids made
+   * fresh from `requestId` so the broker's duplicate window lets them through. Returns how many events.
+   */
+  async republish(runId: string, requestId: string): Promise<number> {
+    let count = 0;
+    for await (const blob of this.store.list(`${this.prefix}/promotions/${runId}/`)) {
+      const rest = blob.name.slice(`${this.prefix}/promotions/${runId}/`.length);
+      if (!rest.endsWith(".json") || rest.includes("/")) continue;
+      const record = (await readJson(this.store, blob.name, (v) => PromotionRecord.parse(v)))?.value;
+      if (record === undefined) continue;
+      for (const raw of record.sent ?? []) {
+        const event = parseEvent(raw);
+        await this.bus.publish(event, { messageId: `${event.id}/${requestId}` });
+        count++;
+      }
+      count += record.outbox.length;
+      await this.relay(record);
+    }
+    return count;
+  }
+
+  #cancelledName(runId: string): string {
+    return `${this.prefix}/cancelled/${encodeURIComponent(runId)}.json`;
+  }
+
+  /** Records that a run was cancelled: its approvals promote nothing from now on. */
+  async markCancelled(runId: string, at: string): Promise<void> {
+    try {
+      await this.store.put(this.#cancelledName(runId), JSON.stringify({ runId, at }), { ifNoneMatch: "*", contentType: "application/json" });
+    } catch (error) {
+      if (!isBlobError(error, "Conflict")) throw error;
+    }
+  }
+
+  /** Whether a run was cancelled. */
+  async isCancelled(runId: string): Promise<boolean> {
+    return (await this.store.head(this.#cancelledName(runId))) !== undefined;
   }
 
   /** Relays every record's pending outbox (at start: what a crash left unsent). Returns how many records. */

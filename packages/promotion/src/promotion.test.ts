@@ -4,6 +4,7 @@ import { MemoryBus } from "@retrain/bus";
 import { createEvent, EventTypes, exampleData, type ClassicEndpointTarget, type CloudEvent } from "@retrain/contracts";
 import { silentLogger } from "@retrain/telemetry";
 import { Cleanup, tempDir, waitFor } from "@retrain/testing";
+import { promoteTarget } from "./promote-target.js";
 import { PromotionStore } from "./promotion-store.js";
 import { refusal } from "./scoring-http.js";
 import { sampleRowFromSwagger } from "./smoke.js";
@@ -48,6 +49,42 @@ describe("PromotionStore", () => {
     await waitFor(() => seen.length === 1);
     expect(seen[0]?.id).toBe(event.id);
     expect((await promotions.get("run-1", target))?.outbox).toEqual([]);
+  });
+
+  it("a cancelled run promotes nothing; a re-drive re-publishes what was sent, unchanged, with a fresh transport id", async () => {
+    const published: Array<{ id: string; messageId: string }> = [];
+    const recording = new MemoryBus({ logger: silentLogger(), duplicateWindowMs: 0 });
+    cleanup.add(() => recording.close({ graceMs: 0 }));
+    const original = recording.publish.bind(recording);
+    recording.publish = async (event, options) => {
+      published.push({ id: event.id, messageId: options?.messageId ?? event.id });
+      return original(event, options);
+    };
+    const promotions = new PromotionStore(store, "rc-promoter", recording, silentLogger());
+    const approved = exampleData(EventTypes.ModelApproved);
+    const approval = (runId: string) => createEvent(EventTypes.ModelApproved, { ...approved, runId, plan: { ...approved.plan, targets: [target] } }, { source: "/test" });
+    let effects = 0;
+    const effect = async () => {
+      effects++;
+      return { kind: "updated" as const, revision: 4 };
+    };
+    const deps = { promotions, source: "/test", logger: silentLogger() };
+
+    await promotions.markCancelled("run-cancelled", new Date().toISOString());
+    expect(await promoteTarget(approval("run-cancelled"), target, effect, deps)).toBeUndefined();
+    expect(effects).toBe(0);
+    expect(await promotions.get("run-cancelled", target)).toBeUndefined();
+
+    const decided = await promoteTarget(approval("run-live"), target, effect, deps);
+    expect(decided).toMatchObject({ state: "done" });
+    expect((await promotions.get("run-live", target))?.sent).toHaveLength(1);
+    expect(await promotions.republish("run-live", "redrive-1")).toBe(1);
+    expect(published.map((p) => p.messageId)).toEqual([published[0]?.id, `${published[0]?.id}/redrive-1`]);
+    expect(new Set(published.map((p) => p.id)).size).toBe(1);
+    // A cancel after the decision changes nothing of it; the record is only relayed again.
+    await promotions.markCancelled("run-live", new Date().toISOString());
+    expect(await promoteTarget(approval("run-live"), target, effect, deps)).toMatchObject({ state: "done" });
+    expect(effects).toBe(1);
   });
 
   it("splits the filesystem store's read URL into Base + Relative + token", async () => {

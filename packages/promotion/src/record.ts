@@ -32,6 +32,8 @@ export const PromotionRecord = z.object({
   inbox: z.array(z.string()),
   /** CloudEvents written with the decision, published after (see {@link PromotionStore.relay}). */
   outbox: z.array(z.unknown()),
+  /** The events published, as published: a re-drive re-publishes them unchanged. */
+  sent: z.array(z.unknown()).optional(),
 });
 export type PromotionRecord = z.infer<typeof PromotionRecord>;
 

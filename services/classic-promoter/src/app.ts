@@ -1,7 +1,7 @@
 import { DEFAULT_READ_URL_LIFETIME_MS, type BlobStore } from "@retrain/blob";
 import type { EventBus, Subscription } from "@retrain/bus";
 import { EventTypes } from "@retrain/contracts";
-import { PromotionStore } from "@retrain/promotion";
+import { PromotionStore, subscribeRunControl } from "@retrain/promotion";
 import type { Logger } from "@retrain/telemetry";
 import { onModelApproved } from "./handlers/model-approved.js";
 import { ClassicScoringClient } from "./scoring-client.js";
@@ -64,6 +64,7 @@ export function createClassicPromoter(deps: ClassicPromoterDeps): ClassicPromote
               smokeTimeoutMs: deps.smokeTimeoutMs ?? 10_000,
             }),
         }),
+        ...(await subscribeRunControl(deps.bus, promotions, GROUP, deps.logger)),
       );
     },
     async stop(graceMs = 10_000) {

@@ -1,7 +1,7 @@
 import { DEFAULT_READ_URL_LIFETIME_MS, type BlobStore } from "@retrain/blob";
 import type { EventBus, Subscription } from "@retrain/bus";
 import { EventTypes } from "@retrain/contracts";
-import { PromotionStore } from "@retrain/promotion";
+import { PromotionStore, subscribeRunControl } from "@retrain/promotion";
 import type { Logger } from "@retrain/telemetry";
 import { ArmClient } from "./arm-client.js";
 import { onModelApproved } from "./handlers/model-approved.js";
@@ -73,6 +73,7 @@ export function createNewPromoter(deps: NewPromoterDeps): NewPromoter {
               smokeTimeoutMs: deps.smokeTimeoutMs ?? 10_000,
             }),
         }),
+        ...(await subscribeRunControl(deps.bus, promotions, GROUP, deps.logger)),
       );
     },
     async stop(graceMs = 10_000) {

@@ -340,6 +340,41 @@ describe("model and data locations (SSRF)", () => {
   });
 });
 
+describe("blob names are the server's", () => {
+  const event = (blobName: string) => ({
+    specversion: "1.0",
+    id: ulid(),
+    source: "/security-test",
+    type: "retrain.dataset.available.v1",
+    data: { pipeline: "p-a", dataset: { blobName } },
+  });
+  const post = (blobName: string) => call("POST", "/v1/events", { key: KA, body: event(blobName), contentType: "application/cloudevents+json" });
+
+  it("an upload's file name is metadata: the dataset lands under a name the server made", async () => {
+    await ok("PUT", "/v1/pipelines/p-a", KA, { trainingWebService: { workspace: "ws-a", service: "svc-a" }, evaluation: { mode: "manual", primaryMetric: "AUC" } });
+    const response = await fetch(`${retrain.url}/v1/pipelines/p-a/datasets`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${KA}`, "content-type": "text/csv", "x-retrain-filename": "../../keys/keyring.json" },
+      body: csv(50, 3),
+    });
+    expect(response.status).toBeLessThan(300);
+    const { runId: uploaded } = (await response.json()) as { runId: string };
+    const names: string[] = [];
+    for await (const blob of retrain.store.list("")) names.push(blob.name);
+    expect(names).toContain(`ingestion/datasets/p-a/${uploaded}.csv`);
+    expect(names.filter((n) => n.includes(".."))).toEqual([]);
+  });
+
+  it("a DatasetAvailable naming the keyring or another workspace's dataset is refused (400), nothing copied", async () => {
+    const foreignDataset = `ingestion/datasets/p-b/${runId}.csv`;
+    expect(await retrain.store.head(foreignDataset)).toBeDefined();
+    for (const blobName of ["keys/keyring.json", foreignDataset]) {
+      const answer = await post(blobName);
+      expect({ blobName, status: answer.status }).toEqual({ blobName, status: 400 });
+    }
+  });
+});
+
 describe("secrets at rest and in logs", () => {
   async function filesUnder(dir: string): Promise<string[]> {
     const out: string[] = [];

@@ -71,7 +71,7 @@ export function readDatasetAvailable(headers: IncomingHttpHeaders, body: unknown
 }
 
 // Other services' documents in the shared store are not datasets (each service owns its prefix).
-const PRIVATE_PREFIXES = ["ingestion/", "trainer/", "scoring/", "evaluator/", "registry/", "classic-promoter/", "new-promoter/"];
+const PRIVATE_PREFIXES = ["ingestion/", "trainer/", "scoring/", "evaluator/", "registry/", "classic-promoter/", "new-promoter/", "keys/"];
 
 /**
  * DatasetAvailable → a run: the dataset (a URL on an allowed host, or a blob of the store) is copied in
@@ -80,7 +80,8 @@ const PRIVATE_PREFIXES = ["ingestion/", "trainer/", "scoring/", "evaluator/", "r
 export async function acceptDatasetAvailable(event: DatasetAvailableEvent, principal: Principal, deps: IntakeDeps): Promise<RunAccepted> {
   const { data } = event;
   const pipeline = await requirePipeline(deps, data.pipeline);
-  assertWorkspaceAccess(principal, workspaceOf(pipeline), "pipeline");
+  // Another workspace's pipeline gets exactly the answer of a missing one: no existence leak.
+  assertWorkspaceAccess(principal, workspaceOf(pipeline), "pipeline", () => new HttpError(404, "PipelineNotFound", `Pipeline '${data.pipeline}' was not found.`));
   if (data.sha256 !== undefined) {
     const known = await deps.runs.findBySha256(pipeline.name, data.sha256);
     if (known !== undefined) return { ...known, deduplicated: true };
@@ -94,8 +95,12 @@ export async function acceptDatasetAvailable(event: DatasetAvailableEvent, princ
     const name = data.dataset.blobName;
     origin = name;
     const readable = !PRIVATE_PREFIXES.some((p) => name.startsWith(p)) || name.startsWith("ingestion/datasets/");
+    // A dataset of another workspace's pipeline is not the caller's to copy (workspace isolation).
+    const owner = /^ingestion\/datasets\/([^/]+)\//.exec(name)?.[1];
+    const ownerPipeline = owner === undefined || principal.workspace === "*" ? undefined : await deps.pipelines.get(owner);
+    const foreign = ownerPipeline !== undefined && workspaceOf(ownerPipeline) !== principal.workspace;
     try {
-      if (!readable) throw new Error("private prefix");
+      if (!readable || foreign) throw new Error("private prefix");
       validateBlobName(name);
     } catch {
       throw invalid(`'${name}' is not a dataset blob of the store.`, "data.dataset.blobName", "BadArgument");

@@ -96,6 +96,11 @@ describe("the retrain CLI against a running Retrain (processes, NATS, Azurite)",
         "    evaluation: { mode: manual, primaryMetric: AUC }",
         `    targets: [ ${target("manual")} ]`,
         "    split: { fraction: 0.25, seed: 13 }",
+        // Its target's web service does not exist: every approved run ends with PromotionFailed.
+        "  - name: churn-nowhere",
+        "    trainingWebService: { workspace: e2e, service: churn-training }",
+        "    evaluation: { mode: automatic, primaryMetric: AUC, threshold: 0.5 }",
+        `    targets: [ { kind: classic, workspace: e2e, webService: missing, endpoint: ep1, resourceName: "Churn [trained model]", createIfMissing: true } ]`,
       ],
     });
     cleanup.add(() => deployment.stop());
@@ -110,6 +115,7 @@ describe("the retrain CLI against a running Retrain (processes, NATS, Azurite)",
       writeFile(file("manual-b.csv"), churnCsv(2000, 6)),
       writeFile(file("manual-c.csv"), churnCsv(2000, 7)),
       writeFile(file("held.csv"), churnCsv(2000, 8)),
+      writeFile(file("nolabel.csv"), churnCsv(500, 9).replace(/,\d$/gm, "").replace("plan,label", "plan")),
       writeFile(file("probe.csv"), "tenure,charges,plan\n3,99.5,basic\n45,30.25,pro\n\"12\",\"70\",\"plus\"\n"),
     ]);
     // The seed's starting point: a first model from the training web service through BES; its read URL is
@@ -156,6 +162,7 @@ describe("the retrain CLI against a running Retrain (processes, NATS, Azurite)",
     expect(json.value.map((p) => [p.name, p.evaluation.mode, p.paused, p.heldTriggers])).toEqual([
       ["churn", "automatic", false, 0],
       ["churn-manual", "manual", false, 0],
+      ["churn-nowhere", "automatic", false, 0],
     ]);
   });
 
@@ -463,6 +470,22 @@ describe("the retrain CLI against a running Retrain (processes, NATS, Azurite)",
     expect(unreachable.code).toBe(3);
     expect(unreachable.stderr).toMatch(new RegExp(`^retrain: cannot reach the registry at ${down}: .+\\n$`));
   });
+
+  it("a run that ends with PromotionFailed or TrainingFailed ends the upload with exit 1: the outcome on stdout, one line why on stderr", async () => {
+    const promotion = await cli(["upload", "churn-nowhere", file("v1.csv")]);
+    expect(promotion.code).toBe(1);
+    const last = lines(promotion).at(-1) ?? "";
+    expect(last).toMatch(/^run \w{26} \(churn-nowhere #1\) promotion-failed after \d.*: WebServiceNotFound: Web service 'missing' was not found in workspace 'e2e'\.$/);
+    expect(lines(promotion).at(-2)).toMatch(/^ {2}promotion-failed +\d\d:\d\d:\d\d {2}\+.* classic:e2e\/missing\/ep1 {2}WebServiceNotFound: /);
+    expect(promotion.stderr).toBe(`retrain: ${last}\n`);
+
+    const training = await cli(["--json", "upload", "churn-nowhere", file("nolabel.csv")]);
+    expect(training.code).toBe(1);
+    const body = training.json<Upload>();
+    expect(body.run).toMatchObject({ pipeline: "churn-nowhere", runSequence: 2, outcome: "failed", terminal: true });
+    expect(body.run?.stages.map((s) => s.stage)).toEqual(["received", "failed"]);
+    expect(JSON.parse(training.stderr)).toEqual({ error: { code: "TrainingFailed", message: expect.stringMatching(/^run \w{26} \(churn-nowhere #2\) failed after \d.*: \w+: .*label/) } });
+  }, 120_000);
 
   it("the built binary: node packages/cli/dist/main.js reads RETRAIN_* and exits with the command's code", () => {
     const env = {

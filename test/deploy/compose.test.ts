@@ -10,6 +10,7 @@ import { join, resolve } from "node:path";
 import { Cleanup, findExecutable, freePort, spawnManaged, startAzurite, tempDir, waitFor, waitForPort, type AzuriteFixture, type ServiceProcess } from "@retrain/testing";
 import { parse } from "yaml";
 import { buildAll, root, startService } from "../e2e/processes.js";
+import { loadManifests, natsPrefix, setupJobConsumers, streamName } from "./manifests.js";
 
 /** One Retrain service of the compose file (a service built from the Dockerfile with `SERVICE`). */
 interface ComposeAppService {
@@ -108,7 +109,7 @@ describe("docker-compose.yml", () => {
     let app: ComposeAppService[] = [];
     const started = new Map<string, { process: ServiceProcess; env: Record<string, string> }>();
     let spans = 0;
-    let nats: { url: string };
+    let nats: { url: string; monitor: string };
     let azurite: AzuriteFixture;
 
     beforeAll(async () => {
@@ -143,7 +144,7 @@ describe("docker-compose.yml", () => {
       await Promise.race([waitForPort(port), exited]).catch((error: unknown) => {
         throw new Error(`nats-server with deploy/nats/nats-server.conf did not start:\n${server.output()}`, { cause: error });
       });
-      nats = { url: `nats://127.0.0.1:${port}` };
+      nats = { url: `nats://127.0.0.1:${port}`, monitor: `http://127.0.0.1:${monitor}` };
       // The compose health check's URL, on the same configuration.
       const healthUrl = strings(natsDefinition["healthcheck"] !== undefined ? mapping(natsDefinition["healthcheck"], "nats.healthcheck")["test"] : [], "nats.healthcheck.test").find((a) => a.startsWith("http"));
       if (healthUrl === undefined) throw new Error("the nats service has no HTTP health check");
@@ -247,6 +248,24 @@ describe("docker-compose.yml", () => {
       await waitFor(() => spans > 0, { timeoutMs: 30_000, description: "a span batch at the OTLP sink" });
       expect(spans).toBeGreaterThan(0);
     }, 40_000);
+
+    it("the Kubernetes NATS setup job and KEDA triggers name the stream and consumers these services created", async () => {
+      // The monitoring endpoint KEDA's nats-jetstream scaler reads, on a server the services set up themselves.
+      const jsz = (await (await fetch(`${nats.monitor}/jsz?accounts=true&streams=true&consumers=true&config=true`)).json()) as {
+        account_details?: Array<{ stream_detail?: Array<{ name: string; consumer_detail?: Array<{ name: string; config?: { filter_subject?: string } }> }> }>;
+      };
+      const streams = (jsz.account_details ?? []).flatMap((a) => a.stream_detail ?? []);
+      const manifests = await loadManifests(join(root, "deploy", "k8s"));
+      const prefix = natsPrefix(manifests);
+      // docker-compose.yml and the manifests deploy under the same prefix; these services ran under compose's.
+      expect(prefix).toBe(app[0]?.environment["NATS_PREFIX"]);
+      const stream = streams.find((s) => s.name === streamName(prefix));
+      expect(stream).toBeDefined();
+      const live = new Map((stream?.consumer_detail ?? []).map((c) => [c.name, c.config?.filter_subject]));
+      const expected = setupJobConsumers(manifests);
+      expect(expected.length).toBeGreaterThan(0);
+      for (const consumer of expected) expect({ durable: consumer.durable, filter: live.get(consumer.durable) }).toEqual({ durable: consumer.durable, filter: `${prefix}.${consumer.type}` });
+    });
 
     it("every service stops on SIGTERM with exit code 0 (two-phase shutdown)", async () => {
       const codes = await Promise.all(

@@ -17,6 +17,14 @@ if ! command -v nats-server >/dev/null 2>&1 && [ ! -x /usr/sbin/nats-server ]; t
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nats-server >/dev/null
 fi
 
+# Debian's docker-compose (v1) validates docker-compose.yml offline in CI (no Docker engine needed).
+if ! command -v docker-compose >/dev/null 2>&1; then
+  echo "bootstrap: installing docker-compose"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq docker-compose >/dev/null
+fi
+
 # The browser tests (test/e2e/ui.test.ts) drive Debian's headless Chromium through playwright-core.
 if [ ! -x /usr/bin/chromium ]; then
   echo "bootstrap: installing chromium"

@@ -252,6 +252,32 @@ describe("the retrain CLI against a running Retrain (processes, NATS, Azurite)",
     ]);
   });
 
+  it("lineage <id>: dataset → job → model → evaluation → approval → endpoint updates", async () => {
+    const timeline = (await ok(["--json", "run", runs["v2"] ?? ""])).json<Timeline>();
+    const json = (await ok(["--json", "lineage", runs["v2"] ?? ""])).json<{
+      runId: string;
+      dataset: { sha256: string };
+      job: { jobId: string; learner: string; rows: number; trainingRows: number; holdoutRows: number };
+      model: { modelId: string; blob: string };
+      evaluation: { challenger: Record<string, number>; champions: Array<{ target: string }> };
+      approval: { decision: string; kind: string };
+      endpoints: Array<{ target: string; outcome: string; revision: number; kind: string; modelId: string }>;
+    }>();
+    expect(json.runId).toBe(runs["v2"]);
+    expect(json.dataset.sha256).toBe(timeline.datasetSha256);
+    expect(json.job).toMatchObject({ learner: "Two-Class Logistic Regression", rows: 4000, trainingRows: 3000, holdoutRows: 1000 });
+    expect(json.model.blob).toMatch(new RegExp(`${json.job.jobId}/output1\\.ilearner$`));
+    expect(json.evaluation.challenger["AUC"]).toBeGreaterThan(0.6);
+    expect(json.evaluation.champions.map((c) => c.target)).toEqual(["classic:e2e/churn/ep1"]);
+    expect(json.approval).toMatchObject({ decision: "approved", kind: "evaluation" });
+    expect(json.endpoints).toEqual([expect.objectContaining({ target: "classic:e2e/churn/ep1", outcome: "updated", revision: 3, kind: "promotion", modelId: json.model.modelId })]);
+    const out = lines(await ok(["lineage", runs["v2"] ?? ""]));
+    expect(out[0]).toBe(`run ${runs["v2"]}: pipeline churn #2`);
+    // One labelled line per link (a second evaluation line, the champion's, has no label).
+    expect(out.slice(1).map((l) => l.slice(2, 13).trim()).filter((label) => label !== "")).toEqual(["dataset", "job", "model", "evaluation", "approval", "endpoints"]);
+    expect(out.at(-1)).toMatch(new RegExp(`^ {2}endpoints +classic:e2e/churn/ep1 {2}revision 3 \\(promotion\\) {2}${json.model.modelId} {2}at `));
+  });
+
   it("endpoints: each endpoint of the web service with the model it serves", async () => {
     const v2 = (await ok(["--json", "run", runs["v2"] ?? ""])).json<Timeline>();
     expect(v2.outcome).toBe("promoted");

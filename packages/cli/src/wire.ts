@@ -110,3 +110,20 @@ export interface EvaluationView {
   readonly reason: string;
   readonly approval?: { readonly state: string; readonly decidedBy?: string; readonly decidedAt?: string; readonly comment?: string } | null;
 }
+
+/** A run's lineage (registry `GET /v1/runs/{id}/lineage`): dataset → job → model → evaluation → approval → endpoints. */
+export interface LineageView {
+  readonly runId: string;
+  readonly pipeline: string;
+  readonly runSequence: number;
+  readonly dataset: { readonly sha256?: string; readonly name?: string; readonly size?: number } | null;
+  readonly job: { readonly jobId: string; readonly learner?: string; readonly rows?: number; readonly trainingRows?: number; readonly holdoutRows?: number; readonly durationMs?: number } | null;
+  readonly model: { readonly modelId: string; readonly blob: string; readonly learner: string; readonly task: string } | null;
+  readonly evaluation: {
+    readonly challenger: Record<string, number>;
+    readonly champions: ReadonlyArray<{ readonly target: string; readonly modelId: string; readonly metrics: Record<string, number> }>;
+    readonly reason: string;
+  } | null;
+  readonly approval: { readonly decision: string; readonly kind?: string; readonly by?: string; readonly reason: string; readonly at: string } | null;
+  readonly endpoints: ReadonlyArray<{ readonly target: string; readonly outcome: string; readonly at: string; readonly modelId: string; readonly revision?: number; readonly kind?: string; readonly code?: string; readonly reason?: string }>;
+}

@@ -1,9 +1,9 @@
 import type { CliContext } from "../context.js";
 import { CliError } from "../errors.js";
 import { failOnRunFailure, followRun, outcomeLine, STAGE_HEADER, stageLine } from "../follow.js";
-import { formatDuration, formatTime, table } from "../output.js";
+import { formatBytes, formatDuration, formatTime, table } from "../output.js";
 import type { CommandGroup } from "../program.js";
-import type { RunSummaryView, RunTimelineView } from "../wire.js";
+import type { LineageView, RunSummaryView, RunTimelineView } from "../wire.js";
 import { FOLLOW_EXIT_CODES, timeoutMsOf } from "./upload.js";
 
 /** The outcomes `GET /v1/runs?outcome=` filters by. */
@@ -24,6 +24,40 @@ async function pipelineOf(ctx: CliContext, runId: string, given: string | undefi
   return given ?? (await timeline(ctx, runId)).pipeline;
 }
 
+function metricsText(metrics: Record<string, number>): string {
+  return Object.entries(metrics)
+    .filter(([name]) => name !== "Threshold")
+    .map(([name, value]) => `${name} ${Number.isInteger(value) ? value : value.toFixed(3)}`)
+    .join(", ");
+}
+
+/** A lineage as labelled lines, one per link of the chain; a missing link shows as "-". */
+function lineageLines(l: LineageView): string[] {
+  const dash = "-";
+  const dataset = l.dataset === null ? dash : [l.dataset.sha256 !== undefined ? `sha256 ${l.dataset.sha256}` : undefined, l.dataset.name, l.dataset.size !== undefined ? formatBytes(l.dataset.size) : undefined].filter((p) => p !== undefined).join("  ");
+  const job =
+    l.job === null
+      ? dash
+      : `${l.job.jobId}  ${l.job.learner ?? ""}${l.job.rows !== undefined ? `, ${l.job.rows} rows (${l.job.trainingRows ?? "?"} training, ${l.job.holdoutRows ?? "?"} holdout)` : ""}${l.job.durationMs !== undefined ? `, ${formatDuration(l.job.durationMs)}` : ""}`;
+  const model = l.model === null ? dash : `${l.model.modelId}  ${l.model.learner} (${l.model.task})  ${l.model.blob}`;
+  const evaluation = l.evaluation === null ? [dash] : [metricsText(l.evaluation.challenger), ...l.evaluation.champions.map((c) => `champion ${c.modelId} on ${c.target}: ${metricsText(c.metrics)}`)];
+  const approval = l.approval === null ? dash : `${l.approval.decision}${l.approval.kind !== undefined ? ` (${l.approval.kind})` : ""}${l.approval.by !== undefined ? ` by ${l.approval.by}` : ""} at ${formatTime(l.approval.at)}: ${l.approval.reason}`;
+  const endpoints =
+    l.endpoints.length === 0
+      ? [dash]
+      : l.endpoints.map((e) => `${e.target}  ${e.outcome === "updated" ? `revision ${e.revision ?? "?"} (${e.kind ?? "promotion"})` : `failed ${e.code ?? ""}: ${e.reason ?? ""}`}  ${e.modelId}  at ${formatTime(e.at)}`);
+  const block = (label: string, values: readonly string[]): string[] => values.map((value, i) => `  ${(i === 0 ? label : "").padEnd(11)} ${value}`);
+  return [
+    `run ${l.runId}: pipeline ${l.pipeline} #${l.runSequence}`,
+    ...block("dataset", [dataset]),
+    ...block("job", [job]),
+    ...block("model", [model]),
+    ...block("evaluation", evaluation),
+    ...block("approval", [approval]),
+    ...block("endpoints", endpoints),
+  ];
+}
+
 function triggerText(run: RunSummaryView): string {
   return run.trigger === null || run.trigger === undefined ? "-" : run.trigger.kind;
 }
@@ -33,7 +67,7 @@ function spanMs(run: RunSummaryView): number | null {
   return Date.parse(run.lastEventAt) - Date.parse(run.startedAt);
 }
 
-/** `retrain runs`, `retrain run <id>`, `retrain cancel <run>`, `retrain rerun <run>` (registry, ingestion). */
+/** `retrain runs`, `retrain run <id>`, `retrain lineage <id>`, `retrain cancel <run>`, `retrain rerun <run>` (registry, ingestion). */
 export const registerRuns: CommandGroup = (program, context) => {
   program
     .command("runs")
@@ -70,6 +104,15 @@ export const registerRuns: CommandGroup = (program, context) => {
         ...run.stages.map(stageLine),
         run.terminal ? outcomeLine(run) : `run ${run.runId} is ${run.outcome} (${formatDuration(run.totalMs)} so far)`,
       ]);
+    });
+
+  program
+    .command("lineage <runId>")
+    .description("where a run's model came from and where it went: dataset → job → model → evaluation → approval → endpoints")
+    .action(async (runId: string, _options: unknown, command) => {
+      const ctx = context(command);
+      const { body } = await ctx.api("registry").get<LineageView>(`/v1/runs/${encodeURIComponent(runId)}/lineage`);
+      ctx.out.result(body, lineageLines(body));
     });
 
   program

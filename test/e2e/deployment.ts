@@ -89,6 +89,8 @@ export async function startDeployment(options: DeploymentOptions): Promise<Deplo
     LOG_LEVEL: "warn",
     TRAINER_JOB_ACK_WAIT: "5s",
     SCORING_KEK: randomBytes(32).toString("base64"),
+    // One key-encryption key for every service: key digests are HMACs, BES job secrets are sealed.
+    RETRAIN_KEK: randomBytes(32).toString("base64"),
     SCORING_DATA_DIR: join(dir.path, "scoring"),
     NOTIFIER_ALLOW_HTTP_HOSTS: "127.0.0.1",
     ...options.env,

@@ -240,7 +240,8 @@ try {
       ),
     ),
   );
-  say(`9. done in ${((Date.now() - started) / 1000).toFixed(1)} s. The same views of a running Retrain (pnpm start): pnpm retrain runs | run <id> | history <webservice>/<endpoint>`);
+  say(`9. done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  say("   the same views of your own Retrain: pnpm start, then pnpm retrain runs | run <id> | history <webservice>/<endpoint> (pnpm retrain --help)");
 
   if (json) {
     console.log(

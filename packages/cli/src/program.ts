@@ -19,6 +19,13 @@ export async function runCli(argv: readonly string[], env: CliEnvironment, io: C
     .option("--key <key>", "API key (default RETRAIN_KEY)")
     .option("--workspace <id>", "workspace (default RETRAIN_WORKSPACE or 'default')")
     .option("--json", "print one JSON document instead of human output")
+    .addHelpText(
+      "after",
+      `
+Environment: RETRAIN_URL, RETRAIN_KEY, RETRAIN_WORKSPACE; distributed, one URL per service:
+  RETRAIN_<SERVICE>_URL (e.g. RETRAIN_REGISTRY_URL, RETRAIN_INGESTION_URL, RETRAIN_SCORING_URL).
+Exit codes: 0 done; 1 failed (the reason in one line on stderr); 2 usage; 3 a server could not be reached.`,
+    )
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) })
     .showHelpAfterError(false);

@@ -10,7 +10,7 @@ export const registerApprovals: CommandGroup = (program, context) => {
   ] as const) {
     program
       .command(`${verb} <runId>`)
-      .summary(description)
+      .summary(`${verb} a run waiting for a person (admin key)`)
       .description(`${description} (an admin key; the server records who, from the key)`)
       .option("--reason <text>", "why, in your words (recorded)")
       .action(async (runId: string, options: { reason?: string }, command) => {

@@ -77,6 +77,7 @@ export const registerHistory: CommandGroup = (program, context) => {
 
   program
     .command("targets")
+    .summary("every promoted target and the model it serves now")
     .description("every target the registry has seen promoted, with the model and revision it serves now")
     .action(async (_options: unknown, command) => {
       const ctx = context(command);

@@ -20,6 +20,7 @@ function stateText(pipeline: PipelineView): string {
 export const registerPipelines: CommandGroup = (program, context) => {
   program
     .command("pipelines")
+    .summary("list the pipelines (paused or not)")
     .description("list the pipelines: training web service, evaluation, targets, paused or not")
     .action(async (_options: unknown, command) => {
       const ctx = context(command);

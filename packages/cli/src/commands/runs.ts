@@ -108,6 +108,7 @@ export const registerRuns: CommandGroup = (program, context) => {
 
   program
     .command("lineage <runId>")
+    .summary("dataset → job → model → evaluation → endpoints of a run")
     .description("where a run's model came from and where it went: dataset → job → model → evaluation → approval → endpoints")
     .action(async (runId: string, _options: unknown, command) => {
       const ctx = context(command);
@@ -117,6 +118,7 @@ export const registerRuns: CommandGroup = (program, context) => {
 
   program
     .command("cancel <runId>")
+    .summary("cancel a run that has not ended")
     .description("cancel a run that has not ended: a running job is cancelled, nothing is promoted")
     .option("--reason <text>", "why (recorded with the run)")
     .option("--pipeline <name>", "the run's pipeline (default: asked of the registry)")
@@ -133,6 +135,7 @@ export const registerRuns: CommandGroup = (program, context) => {
 
   program
     .command("rerun <runId>")
+    .summary("a new run on the same dataset")
     .description("start a new run of the same pipeline on the same dataset")
     .option("--pipeline <name>", "the run's pipeline (default: asked of the registry)")
     .option("--follow", "follow the new run live until it ends")

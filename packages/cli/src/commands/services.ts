@@ -41,6 +41,7 @@ async function endpointsOf(ctx: CliContext, webService: string): Promise<Endpoin
 export const registerServices: CommandGroup = (program, context) => {
   program
     .command("services")
+    .summary("list the web services of the workspace")
     .description("list the predictive (and training) web services of the workspace")
     .action(async (_options: unknown, command) => {
       const ctx = context(command);

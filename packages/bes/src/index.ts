@@ -10,7 +10,7 @@ export { runQueuedJob } from "./job-runner.js";
 export type { RunQueuedJobOptions } from "./job-runner.js";
 export { JobFailure } from "./executor.js";
 export type { BatchServiceSpec, JobContext, JobExecutor, JobOutcome } from "./executor.js";
-export { locationFromReference, locationFromUri, openLocation, writeLocation, resultReference } from "./locations.js";
+export { connectionStringHost, locationAllowed, locationFromReference, locationFromUri, openLocation, writeLocation, resultReference } from "./locations.js";
 export type { DataLocation, LocationDeps, ResultReference } from "./locations.js";
 export { registerBesRoutes } from "./routes.js";
 export type { BesRoutesOptions } from "./routes.js";

@@ -120,6 +120,24 @@ function hostAllowed(host: string, deps: LocationDeps): boolean {
   });
 }
 
+/**
+ * Whether a location may be read or written from here (SSRF guard): the own store always; a URL or a
+ * connection string only when the host it would call is the own store's or on the allow-list. Lets a
+ * caller refuse at once what would fail later (an ARM update that loads its model in the background).
+ */
+export function locationAllowed(location: DataLocation, deps: LocationDeps): boolean {
+  switch (location.kind) {
+    case "store":
+      return true;
+    case "azure": {
+      const host = connectionStringHost(location.connectionString);
+      return host !== undefined && hostAllowed(host, deps);
+    }
+    case "url":
+      return hostAllowed(new URL(location.url).host, deps);
+  }
+}
+
 function assertAllowed(url: URL, deps: LocationDeps, target: string): void {
   if (!hostAllowed(url.host, deps)) {
     throw besError("BlobLocationNotAllowed", `'${target}' points at ${url.host}, which is not an allowed storage host.`, target);

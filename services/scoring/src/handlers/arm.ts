@@ -2,6 +2,7 @@
 // ARM async pattern (Azure-AsyncOperation), so Azure's generated clients work unchanged.
 import { randomUUID } from "node:crypto";
 import type { Request, Response, Router } from "express";
+import { locationAllowed, locationFromUri, type DataLocation } from "@retrain/bes";
 import { withSpan } from "@retrain/telemetry";
 import { assertAdmin, authenticateBearer, hasRequestBody, HttpError, readJsonBody, sendJson, type ApiKeyVerifier, type Principal } from "@retrain/service-kit";
 import type { JsonObject, OperationDoc, PendingArmUpdate, RunIdentity, TargetDoc } from "../documents.js";
@@ -151,6 +152,17 @@ function checkDefinition(resource: Record<string, unknown>, fallbackConcurrency:
     maxConcurrentCalls: concurrencyOf(split.properties, fallbackConcurrency),
     inputSchema: inputColumnsFromArm(split.properties["input"]),
   };
+}
+
+/** False only for a well-formed URL whose host is not allowed; anything else is left to the load to judge. */
+function assetUriAllowed(uri: string, host: ScoringHost): boolean {
+  let location: DataLocation;
+  try {
+    location = locationFromUri(uri, "asset uri");
+  } catch {
+    return true;
+  }
+  return locationAllowed(location, host.options.locations);
 }
 
 /** Creates the ARM API (routes and background updates). */
@@ -358,6 +370,10 @@ export function createArmApi(deps: ArmRoutesDeps): ArmApi {
       }
     }
 
+    // The model loads after the answer: refuse a host outside the allow-list now, with a code (SSRF guard).
+    if (modelChanges && !assetUriAllowed(definition.asset.uri, host)) {
+      throw armError("LocationNotAllowed", "The trained model's asset uri points at a host that is not an allowed storage host.");
+    }
     const id = current?.id ?? host.newId();
     const op = await newOperation(subscription, definition.location, blob, "InProgress");
     const now = new Date();

@@ -54,3 +54,5 @@ export type { EventValidationCode } from "./errors.js";
 export { deterministicEventId, randomEventId, ulid } from "./ids.js";
 export { buildAsyncApiDocument, renderAsyncApiYaml } from "./asyncapi.js";
 export type { AsyncApiOptions } from "./asyncapi.js";
+export { renderEventsMarkdown, preservedSection, documentedEvents, undocumentedFields, EVENTS_DOC_MARKERS, FIELD_MEANINGS } from "./events-doc.js";
+export type { EventsDocOptions, EventField, DocumentedEvent } from "./events-doc.js";

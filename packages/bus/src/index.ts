@@ -13,6 +13,8 @@ export type {
   DeadLetter,
   DeadLetterReason,
   ListDeadLettersOptions,
+  BusStats,
+  ConsumerBacklog,
 } from "./port.js";
 export { settlementFor, resolvePolicy } from "./runner.js";
 export type { Settlement, HandlerResult, RetryPolicy, Delivery, DeadLetterDraft } from "./runner.js";

@@ -4,7 +4,7 @@ import type { Logger } from "@retrain/telemetry";
 import { BusError } from "./errors.js";
 import { InFlight } from "./in-flight.js";
 import { MemoryInbox } from "./inbox.js";
-import type { DeadLetter, EventBus, ListDeadLettersOptions, PublishOptions, PublishReceipt, SubscribeOptions, Subscription } from "./port.js";
+import type { BusStats, DeadLetter, EventBus, ListDeadLettersOptions, PublishOptions, PublishReceipt, SubscribeOptions, Subscription } from "./port.js";
 import { publishWith } from "./publishing.js";
 import { createDeliveryProcessor, deadLetterFromDraft, payloadBytes, resolvePolicy, type Delivery } from "./runner.js";
 
@@ -128,6 +128,16 @@ export class MemoryBus implements EventBus {
     options.signal?.addEventListener("abort", () => void subscription.close(), { once: true });
     this.#pump(group);
     return subscription;
+  }
+
+  /** Messages queued per group and type (not yet delivered), and the dead letters held. */
+  async stats(): Promise<BusStats> {
+    const consumers = [...this.#groups.values()].flatMap((group) => {
+      const pending = new Map<string, number>([...group.types].map((type) => [type, 0]));
+      for (const message of group.queue) pending.set(message.type, (pending.get(message.type) ?? 0) + 1);
+      return [...pending].map(([destination, count]) => ({ group: group.name, destination, pending: count, unacknowledged: 0 }));
+    });
+    return { consumers, deadLetters: this.#deadLetters.size };
   }
 
   async listDeadLetters(options: ListDeadLettersOptions = {}): Promise<DeadLetter[]> {

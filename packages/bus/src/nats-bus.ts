@@ -17,7 +17,7 @@ import type { Logger } from "@retrain/telemetry";
 import { BusError, type BusErrorCode } from "./errors.js";
 import { InFlight } from "./in-flight.js";
 import { MemoryInbox } from "./inbox.js";
-import type { DeadLetter, EventBus, ListDeadLettersOptions, PublishOptions, PublishReceipt, SubscribeOptions, Subscription } from "./port.js";
+import type { BusStats, DeadLetter, EventBus, ListDeadLettersOptions, PublishOptions, PublishReceipt, SubscribeOptions, Subscription } from "./port.js";
 import { publishWith } from "./publishing.js";
 import { createDeliveryProcessor, deadLetterFromDraft, payloadBytes, resolvePolicy, type DeadLetterDraft, type Delivery } from "./runner.js";
 
@@ -125,6 +125,8 @@ function durableName(group: string, suffix: string): string {
 export class NatsBus implements EventBus {
   readonly kind = "nats";
   readonly #subscriptions = new Set<Subscription>();
+  // Durables this process consumes from, for stats(): group and subject by durable name.
+  readonly #durables = new Map<string, { group: string; destination: string }>();
   readonly #inbox = new MemoryInbox();
   readonly #prefix: string;
   readonly #stream: string;
@@ -212,6 +214,7 @@ export class NatsBus implements EventBus {
           [durableName(options.group, `replay-${type}`), `${this.#prefix}._replay.${options.group}.${type}`],
         ] as const) {
           await this.#ensureConsumer(durable, filter, ackWaitMs);
+          this.#durables.set(durable, { group: options.group, destination: filter });
           const consumer = await this.js.consumers.get(this.#stream, durable);
           const messages = await consumer.consume({ max_messages: prefetch });
           streams.push(messages);
@@ -326,6 +329,20 @@ export class NatsBus implements EventBus {
     // Msg id from the original's stream sequence: a crash between this publish and the term
     // redelivers, and the second dead-lettering is deduped by the broker.
     await this.#send(`${this.#prefix}_dlq.${draft.group}`, Buffer.from(JSON.stringify(record)), {}, `dlq-${draft.group}-${streamSeq}`);
+  }
+
+  /** Consumer info (num_pending, num_ack_pending) of this process's durables, and the DLQ stream's message count. */
+  async stats(): Promise<BusStats> {
+    const consumers = await Promise.all(
+      [...this.#durables].map(async ([durable, { group, destination }]) => {
+        const info = await this.jsm.consumers.info(this.#stream, durable).catch(() => undefined);
+        return info === undefined ? undefined : { group, destination, pending: info.num_pending, unacknowledged: info.num_ack_pending };
+      }),
+    );
+    const dlq = await this.jsm.streams.info(this.#dlq).catch((error: unknown) => {
+      throw translate(error, "Unavailable", "cannot read the dead-letter stream");
+    });
+    return { consumers: consumers.filter((c) => c !== undefined), deadLetters: dlq.state.messages };
   }
 
   async listDeadLetters(options: ListDeadLettersOptions = {}): Promise<DeadLetter[]> {
@@ -445,7 +462,9 @@ class NatsDelivery implements Delivery {
 
   async deadLetter(draft: DeadLetterDraft): Promise<void> {
     await this.settler.deadLetter(draft, this.headers, this.msg.seq);
-    this.msg.term(`${draft.reason}: ${draft.description}`.slice(0, 200));
+    // No reason text: nats-server 2.9 ignores a "+TERM <reason>" ack (the reason form is 2.10+), so the
+    // message would stay unacknowledged and come back after ack_wait. The reason is in the dead letter.
+    this.msg.term();
   }
 
   heartbeat(): void {

@@ -89,6 +89,24 @@ export interface ListDeadLettersOptions {
   limit?: number;
 }
 
+/** Backlog of one consumer (group and destination) as the broker counts it. */
+export interface ConsumerBacklog {
+  readonly group: string;
+  /** Subject / subscription the consumer reads. */
+  readonly destination: string;
+  /** Messages not yet delivered to the group (its lag). */
+  readonly pending: number;
+  /** Delivered and not yet settled. */
+  readonly unacknowledged: number;
+}
+
+/** What the broker says about this process's consumers and the dead letters, for metrics. */
+export interface BusStats {
+  readonly consumers: readonly ConsumerBacklog[];
+  /** Dead letters held (all groups). */
+  readonly deadLetters: number;
+}
+
 /** The broker port every service uses. Adapters: in-memory, NATS JetStream, Azure Service Bus. */
 export interface EventBus {
   readonly kind: "memory" | "nats" | "servicebus";
@@ -102,6 +120,8 @@ export interface EventBus {
   replayDeadLetter(id: string): Promise<void>;
   /** Removes a dead letter; false when there was none. */
   dropDeadLetter(id: string): Promise<boolean>;
+  /** Backlog of the groups subscribed through this bus, and the dead-letter depth (asked of the broker). */
+  stats?(): Promise<BusStats>;
   /** Closes every subscription (two-phase, see {@link Subscription.close}) and the connection. */
   close(options?: { graceMs?: number }): Promise<void>;
 }

@@ -8,10 +8,11 @@ export { PRINCIPAL_LOCAL, apiKeyVerifier, authenticateBearer, principalOf, requi
 export type { ApiKeyVerifier } from "./auth.js";
 export { DEFAULT_BODY_LIMIT_BYTES, hasRequestBody, isJsonContentType, readJsonBody } from "./json-body.js";
 export type { ReadJsonBodyOptions } from "./json-body.js";
-export { HttpMetrics, MetricsRegistry, normalizeMethod } from "./metrics.js";
+export { HttpMetrics, MetricsRegistry, normalizeMethod, registerBusMetrics } from "./metrics.js";
 export type {
   BoundCounter,
   BoundHistogram,
+  BusStatsSource,
   CollectedValue,
   CounterMetric,
   GaugeMetric,

@@ -339,3 +339,37 @@ class FastFamily {
 function escapeLabel(value: string): string {
   return value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
 }
+
+/** What {@link registerBusMetrics} asks of the bus (the EventBus port's optional `stats`). */
+export interface BusStatsSource {
+  stats?(): Promise<{
+    readonly consumers: ReadonlyArray<{ readonly group: string; readonly destination: string; readonly pending: number; readonly unacknowledged: number }>;
+    readonly deadLetters: number;
+  }>;
+}
+
+/**
+ * Broker gauges read at scrape time: `retrain_bus_consumer_pending_messages{group, destination}` (lag),
+ * `retrain_bus_consumer_unacknowledged_messages{group, destination}` and `retrain_bus_dead_letters`.
+ * One question to the broker per scrape serves all three. A bus without `stats` registers nothing.
+ */
+export function registerBusMetrics(registry: MetricsRegistry, bus: BusStatsSource): void {
+  const stats = bus.stats?.bind(bus);
+  if (stats === undefined) return;
+  let asked: { at: number; answer: ReturnType<typeof stats> } | undefined;
+  // The three gauges are collected within one scrape: they share one answer for a second.
+  const current = (): ReturnType<typeof stats> => {
+    const now = Date.now();
+    if (asked === undefined || now - asked.at > 1000) asked = { at: now, answer: stats() };
+    return asked.answer;
+  };
+  registry.collectedGauge(
+    { name: "retrain_bus_consumer_pending_messages", help: "Messages the broker holds for a consumer group and not yet delivered (its lag).", labelNames: ["group", "destination"] },
+    async () => (await current()).consumers.map((c) => ({ labels: { group: c.group, destination: c.destination }, value: c.pending })),
+  );
+  registry.collectedGauge(
+    { name: "retrain_bus_consumer_unacknowledged_messages", help: "Messages delivered to a consumer group and not yet settled.", labelNames: ["group", "destination"] },
+    async () => (await current()).consumers.map((c) => ({ labels: { group: c.group, destination: c.destination }, value: c.unacknowledged })),
+  );
+  registry.collectedGauge({ name: "retrain_bus_dead_letters", help: "Dead letters held by the broker (all groups)." }, async () => [{ labels: {}, value: (await current()).deadLetters }]);
+}

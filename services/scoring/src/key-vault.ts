@@ -50,7 +50,7 @@ export class KeyVault {
 
   open(sealed: SealedSecret, aad: string): string {
     if (sealed.kid !== this.kid) {
-      throw new KeyVaultError("WrongKek", `secret sealed with key ${sealed.kid}; this process has ${this.kid} (configure the same SCORING_KEK everywhere)`);
+      throw new KeyVaultError("WrongKek", `secret sealed with key ${sealed.kid}; this process has ${this.kid} (configure the same SCORING_KEK, or RETRAIN_KEK, everywhere)`);
     }
     try {
       const decipher = createDecipheriv("aes-256-gcm", this.#kek, Buffer.from(sealed.iv, "base64"));
@@ -71,7 +71,7 @@ export function generateApiKey(): string {
 /** Parses a configured KEK (base64 of exactly 32 bytes). */
 export function parseKek(base64: string): Buffer {
   const kek = Buffer.from(base64.trim(), "base64");
-  if (kek.length !== 32) throw new KeyVaultError("InvalidKek", `SCORING_KEK must be base64 of 32 bytes; it decodes to ${kek.length}`);
+  if (kek.length !== 32) throw new KeyVaultError("InvalidKek", `SCORING_KEK (or RETRAIN_KEK) must be base64 of 32 bytes; it decodes to ${kek.length}`);
   return kek;
 }
 

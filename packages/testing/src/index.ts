@@ -10,3 +10,6 @@ export { startAzurite } from "./azurite.js";
 export type { AzuriteFixture } from "./azurite.js";
 export { startServiceProcess } from "./services.js";
 export type { ServiceProcess } from "./services.js";
+export { startServiceBusPeer } from "./amqp-peer/peer.js";
+export type { ServiceBusPeer, ServiceBusPeerOptions, PeerEntityOptions, PeerSendTargetOptions } from "./amqp-peer/peer.js";
+export type { PeerFilter, PeerCorrelationFilter, PeerSqlFilter } from "./amqp-peer/filters.js";

@@ -48,6 +48,7 @@ export async function runQueuedJob(
     if (job !== undefined) await service.relay(job);
     return;
   }
+  service.countStatus("Running");
 
   const controller = new AbortController();
   const onShutdown = () => controller.abort(context.signal.reason);
@@ -67,6 +68,7 @@ export async function runQueuedJob(
       { attributes: { "retrain.job_id": jobId, "retrain.workspace": workspace, "retrain.service": name, ...(job.runId ? { "retrain.run_id": job.runId } : {}) } },
       () => execute(job, controller.signal, context, service, options),
     );
+    if (terminal !== undefined && isTerminalStatus(terminal.status)) service.countStatus(terminal.status);
     if (terminal !== undefined) await service.relay(terminal);
   } finally {
     clearInterval(poll);

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { DEFAULT_RESULT_SAS_LIFETIME_MS, type BlobStore } from "@retrain/blob";
 import type { EventBus } from "@retrain/bus";
-import type { SecretBox } from "@retrain/service-kit";
+import type { CounterMetric, MetricsRegistry, SecretBox } from "@retrain/service-kit";
 import { createEvent, deterministicEventId, EventTypes, parseEvent, type AnyEvent } from "@retrain/contracts";
 import { injectTraceHeaders, type Logger } from "@retrain/telemetry";
 import { besError, notFound } from "./errors.js";
@@ -59,6 +59,7 @@ export class JobService {
   readonly #locations: LocationDeps;
   /** Jobs running in this process, so a DELETE here stops the training at once. */
   readonly running = new Map<string, AbortController>();
+  #statusCounter: CounterMetric<"host" | "status"> | undefined;
 
   constructor(options: JobServiceOptions) {
     this.#options = options;
@@ -68,6 +69,22 @@ export class JobService {
       allowedHosts: options.allowedHosts ?? [],
       ...(options.ownHost !== undefined ? { ownHost: options.ownHost } : {}),
     };
+  }
+
+  /**
+   * Records `retrain_bes_jobs_total{host, status}` (jobs submitted, started and ended, by the status
+   * they reached in this process) and `retrain_bes_jobs_running{host}` into `registry`.
+   */
+  registerMetrics(registry: MetricsRegistry): void {
+    this.#statusCounter = registry.counter({ name: "retrain_bes_jobs_total", help: "BES jobs by the status they reached here (NotStarted = submitted, Running = started).", labelNames: ["host", "status"] });
+    registry.collectedGauge({ name: "retrain_bes_jobs_running", help: "BES jobs running in this process now.", labelNames: ["host"] }, async () => [
+      { labels: { host: this.#options.executor.host }, value: this.running.size },
+    ]);
+  }
+
+  /** Counts a job reaching `status` (package-internal: the runner and this service call it). */
+  countStatus(status: string): void {
+    this.#statusCounter?.inc({ host: this.#options.executor.host, status });
   }
 
   get locations(): LocationDeps {
@@ -133,6 +150,7 @@ export class JobService {
       job.outputs[name] ??= { kind: "store", name: this.jobs.artifactName(job, `${name}.${kind === "model" ? "ilearner" : "csv"}`) };
     }
     const created = await this.jobs.create(job);
+    if (created) this.countStatus("NotStarted");
     if (!created) this.#options.logger.info({ job_id: id, run_id: run?.runId }, "job exists already (replayed submit)");
     return id;
   }

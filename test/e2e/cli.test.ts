@@ -125,11 +125,20 @@ describe("the retrain CLI against a running Retrain (processes, NATS, Azurite)",
   }, 240_000);
   afterAll(() => cleanup.run(), 60_000);
 
-  it("status: the registry answers and is ready", async () => {
-    const human = await ok(["status"]);
-    expect(human.stdout).toBe(`${deployment.registry.url}: ready\n`);
-    const json = (await ok(["--json", "status"])).json<{ url: string; ready: boolean }>();
-    expect(json).toMatchObject({ url: deployment.registry.url, ready: true });
+  it("status: every service the CLI calls answers and is ready, each at its own URL", async () => {
+    const human = lines(await ok(["status"]));
+    expect(human[0]).toMatch(/^SERVICE +URL +STATE$/);
+    expect(human.slice(1)).toEqual(
+      (["ingestion", "registry", "evaluator", "scoring"] as const).map((service) => expect.stringMatching(new RegExp(`^${service} +${deployment[service].url} +ready$`))),
+    );
+    const json = (await ok(["--json", "status"])).json<{ ready: boolean; servers: Array<{ services: string[]; url: string; state: string }> }>();
+    expect(json.ready).toBe(true);
+    expect(json.servers.map((s) => [s.services, s.url, s.state])).toEqual([
+      [["ingestion"], deployment.ingestion.url, "ready"],
+      [["registry"], deployment.registry.url, "ready"],
+      [["evaluator"], deployment.evaluator.url, "ready"],
+      [["scoring"], deployment.scoring.url, "ready"],
+    ]);
   });
 
   it("service create publishes a predictive web service from the BES model; services lists it; a second one of that name is refused", async () => {

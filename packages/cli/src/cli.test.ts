@@ -105,6 +105,13 @@ describe("the retrain command without a server", () => {
     expect(result.stderr.split("\n")).toHaveLength(2);
   });
 
+  it("status with every service on one URL that is down → the one URL reported unreachable, exit 3", async () => {
+    const result = await retrain(["status"], { url: down });
+    expect(result.code).toBe(3);
+    expect(result.stdout).toBe(`${down}: unreachable\n`);
+    expect(result.stderr).toBe(`retrain: cannot reach the ingestion, registry, evaluator, scoring at ${down}\n`);
+  });
+
   it("server down with --json → the failure as one JSON document on stderr", async () => {
     const result = await retrain(["--json", "pipelines"], { url: down, key: "k" });
     expect(result.code).toBe(3);

@@ -1,6 +1,6 @@
 // The classic promoter as its own process: wiring only.
 import { connectBus, openBlobStore } from "@retrain/runtime";
-import { createHttpApp, createShutdown, startHttpServer } from "@retrain/service-kit";
+import { createHttpApp, createShutdown, registerBusMetrics, startHttpServer } from "@retrain/service-kit";
 import { createLogger, setupTelemetry } from "@retrain/telemetry";
 import { createClassicPromoter } from "./app.js";
 import { loadClassicPromoterConfig } from "./config.js";
@@ -21,7 +21,8 @@ const promoter = createClassicPromoter({
   smokeTimeoutMs: config.PROMOTER_SMOKE_TIMEOUT,
   concurrency: config.PROMOTER_CONCURRENCY,
 });
-const { app } = createHttpApp({ serviceName: "classic-promoter", logger, shutdownSignal: shutdown.signal });
+const { app, registry: metrics } = createHttpApp({ serviceName: "classic-promoter", logger, shutdownSignal: shutdown.signal });
+registerBusMetrics(metrics, bus);
 const server = await startHttpServer(app, { port: config.CLASSIC_PROMOTER_PORT, host: config.CLASSIC_PROMOTER_HOST, logger });
 await promoter.start();
 

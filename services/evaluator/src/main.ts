@@ -1,6 +1,6 @@
 // The evaluator as its own process: wiring only.
 import { connectBus, generatedAdminKeyNotice, openBlobStore, openServiceKeyring, readConfigFile } from "@retrain/runtime";
-import { ConfigError, createHttpApp, createShutdown, startHttpServer } from "@retrain/service-kit";
+import { ConfigError, createHttpApp, createShutdown, registerBusMetrics, startHttpServer } from "@retrain/service-kit";
 import { createLogger, setupTelemetry } from "@retrain/telemetry";
 import { createEvaluator } from "./app.js";
 import { loadEvaluatorConfig } from "./config.js";
@@ -28,7 +28,7 @@ const evaluator = createEvaluator({
   champions: new ScoringClient({ baseUrl: config.EVALUATOR_SCORING_URL, apiKey: scoringKey, timeoutMs: config.EVALUATOR_SCORING_TIMEOUT }),
   concurrency: config.EVALUATOR_CONCURRENCY,
 });
-const { app } = createHttpApp({
+const { app, registry: metrics } = createHttpApp({
   serviceName: "evaluator",
   logger,
   routes: (router) => {
@@ -37,6 +37,7 @@ const { app } = createHttpApp({
   },
   shutdownSignal: shutdown.signal,
 });
+registerBusMetrics(metrics, bus);
 const server = await startHttpServer(app, { port: config.EVALUATOR_PORT, host: config.EVALUATOR_HOST, logger });
 await evaluator.start();
 

@@ -1,6 +1,6 @@
 // The ingestion service as its own process: wiring only.
 import { connectBus, generatedAdminKeyNotice, openBlobStore, openServiceKeyring, ownStoreHost, parseSection, readConfigFile } from "@retrain/runtime";
-import { createHttpApp, createShutdown, startHttpServer } from "@retrain/service-kit";
+import { createHttpApp, createShutdown, registerBusMetrics, startHttpServer } from "@retrain/service-kit";
 import { createLogger, setupTelemetry } from "@retrain/telemetry";
 import { createIngestion } from "./app.js";
 import { loadIngestionConfig } from "./config.js";
@@ -29,7 +29,7 @@ const ingestion = createIngestion({
   ...(ownHost !== undefined ? { ownHost } : {}),
 });
 await applyIngestionSection(ingestion, parseSection(config.RETRAIN_CONFIG ?? "retrain.yaml", IngestionFileSection, file));
-const { app } = createHttpApp({
+const { app, registry: metrics } = createHttpApp({
   serviceName: "ingestion",
   logger,
   routes: (router) => {
@@ -38,6 +38,7 @@ const { app } = createHttpApp({
   },
   shutdownSignal: shutdown.signal,
 });
+registerBusMetrics(metrics, bus);
 const server = await startHttpServer(app, { port: config.INGESTION_PORT, host: config.INGESTION_HOST, logger });
 await ingestion.start();
 

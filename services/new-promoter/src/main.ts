@@ -1,6 +1,6 @@
 // The new promoter as its own process: wiring only.
 import { connectBus, openBlobStore } from "@retrain/runtime";
-import { createHttpApp, createShutdown, startHttpServer } from "@retrain/service-kit";
+import { createHttpApp, createShutdown, registerBusMetrics, startHttpServer } from "@retrain/service-kit";
 import { createLogger, setupTelemetry } from "@retrain/telemetry";
 import { createNewPromoter } from "./app.js";
 import { loadNewPromoterConfig } from "./config.js";
@@ -23,7 +23,8 @@ const promoter = createNewPromoter({
   operationTimeoutMs: config.PROMOTER_OPERATION_TIMEOUT,
   concurrency: config.PROMOTER_CONCURRENCY,
 });
-const { app } = createHttpApp({ serviceName: "new-promoter", logger, shutdownSignal: shutdown.signal });
+const { app, registry: metrics } = createHttpApp({ serviceName: "new-promoter", logger, shutdownSignal: shutdown.signal });
+registerBusMetrics(metrics, bus);
 const server = await startHttpServer(app, { port: config.NEW_PROMOTER_PORT, host: config.NEW_PROMOTER_HOST, logger });
 await promoter.start();
 

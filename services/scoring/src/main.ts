@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { connectBus, generatedAdminKeyNotice, openBlobStore, openServiceKeyring, ownStoreHost, parseSection, readConfigFile } from "@retrain/runtime";
-import { createShutdown, MetricsRegistry } from "@retrain/service-kit";
+import { createShutdown, MetricsRegistry, registerBusMetrics } from "@retrain/service-kit";
 import { createLogger, setupTelemetry } from "@retrain/telemetry";
 import { createScoring } from "./app.js";
 import { applyScoringSection, ScoringFileSection } from "./config-file.js";
@@ -45,6 +45,7 @@ const { keyring, generatedAdminKey } = await openServiceKeyring(config, { store,
 if (generatedAdminKey !== undefined) console.log(generatedAdminKeyNotice(generatedAdminKey));
 const ownHost = ownStoreHost(platform);
 const registry = new MetricsRegistry({ defaultLabels: { service: "scoring" } });
+registerBusMetrics(registry, bus);
 
 const scoring = createScoring({
   store,
@@ -66,6 +67,7 @@ const scoring = createScoring({
   readUrlLifetimeMs: config.RETRAIN_READ_URL_LIFETIME,
   resultSasLifetimeMs: config.RETRAIN_RESULT_SAS_LIFETIME,
 });
+scoring.jobs.registerMetrics(registry);
 await scoring.start();
 await applyScoringSection(scoring, parseSection(config.RETRAIN_CONFIG ?? "retrain.yaml", ScoringFileSection, file));
 

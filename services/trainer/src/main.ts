@@ -1,6 +1,6 @@
 // The trainer as its own process: wiring only.
 import { connectBus, generatedAdminKeyNotice, openBlobStore, openServiceKeyring, platformKek, ownStoreHost, parseSection, readConfigFile } from "@retrain/runtime";
-import { createHttpApp, createShutdown, startHttpServer } from "@retrain/service-kit";
+import { createHttpApp, createShutdown, registerBusMetrics, startHttpServer } from "@retrain/service-kit";
 import { createLogger, setupTelemetry } from "@retrain/telemetry";
 import { createTrainer } from "./app.js";
 import { loadTrainerConfig } from "./config.js";
@@ -32,7 +32,7 @@ const trainer = createTrainer({
   resultSasLifetimeMs: config.RETRAIN_RESULT_SAS_LIFETIME,
 });
 await applyTrainerSection(trainer, parseSection(config.RETRAIN_CONFIG ?? "retrain.yaml", TrainerFileSection, file));
-const { app } = createHttpApp({
+const { app, registry: metrics } = createHttpApp({
   serviceName: "trainer",
   logger,
   routes: (router) => {
@@ -41,6 +41,8 @@ const { app } = createHttpApp({
   },
   shutdownSignal: shutdown.signal,
 });
+registerBusMetrics(metrics, bus);
+trainer.jobs.registerMetrics(metrics);
 const server = await startHttpServer(app, { port: config.TRAINER_PORT, host: config.TRAINER_HOST, logger });
 await trainer.start();
 

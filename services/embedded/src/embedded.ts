@@ -123,7 +123,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
   const classicPromoter = createClassicPromoter({ store, bus, logger, scoringUrl: url, scoringKey: internalKey });
   const newPromoter = createNewPromoter({ store, bus, logger, scoringUrl: url, scoringKey: internalKey });
   const registry = createRegistry({ store, bus, logger, verifyKey });
-  const notifier = createNotifier({ store, bus, logger, verifyKey, allowHttpHosts: options.webhookLocalHosts ?? [] });
+  const notifier = createNotifier({ store, bus, logger, verifyKey, kek, allowHttpHosts: options.webhookLocalHosts ?? [] });
 
   // BES keys: a workspace key opens its training web services; endpoint keys open their endpoint's jobs.
   const besVerify: ApiKeyVerifier<Principal> = async (key) => (await verifyKey(key)) ?? (await scoring.besVerifyKey(key));

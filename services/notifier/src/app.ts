@@ -7,6 +7,7 @@ import type { Logger } from "@retrain/telemetry";
 import type { Router } from "express";
 import { z } from "zod";
 import { Dispatcher } from "./dispatcher.js";
+import { SubscriptionSecrets } from "./secrets.js";
 import { DeliveryState } from "./documents.js";
 import { SUBSCRIBABLE_TYPES } from "./event-types.js";
 import { deliveryView, getDelivery, listDeliveries, replayDelivery } from "./handlers/deliveries.js";
@@ -33,6 +34,8 @@ export interface NotifierDeps {
   readonly maxInFlight?: number;
   /** Events handled at once. Default 4. */
   readonly concurrency?: number;
+  /** Key-encryption key (`RETRAIN_KEK`): subscription secrets are sealed with it at rest. Default: stored as given. */
+  readonly kek?: Buffer;
 }
 
 /** The notifier: webhook subscriptions, their deliveries and the run-event consumer that makes them. */
@@ -53,6 +56,7 @@ export function createNotifier(deps: NotifierDeps): Notifier {
   const policy = { allowHttpHosts: (deps.allowHttpHosts ?? []).map((h) => h.toLowerCase()) };
   const timeoutMs = deps.timeoutMs ?? 10_000;
   const origin = deps.origin ?? "retrain-notifier";
+  const secrets = new SubscriptionSecrets(deps.kek);
   const dispatcher = new Dispatcher({
     store: deps.store,
     logger: deps.logger,
@@ -60,10 +64,11 @@ export function createNotifier(deps: NotifierDeps): Notifier {
     retryScheduleMs: deps.retryScheduleMs ?? DEFAULT_RETRY_SCHEDULE_MS,
     timeoutMs,
     owner: randomUUID(),
+    secrets,
     scanIntervalMs: deps.scanIntervalMs ?? 10_000,
     maxInFlight: deps.maxInFlight ?? 32,
   });
-  const subscriptionDeps = { store: deps.store, policy, origin, handshakeTimeoutMs: timeoutMs };
+  const subscriptionDeps = { store: deps.store, policy, origin, handshakeTimeoutMs: timeoutMs, secrets };
   let subscription: Subscription | undefined;
 
   async function notify(event: AnyEvent): Promise<number> {

@@ -30,7 +30,7 @@ export class HandshakeError extends Error {
 }
 
 /** How one delivery attempt failed. */
-export type AttemptFailureKind = "HttpStatus" | "Timeout" | "Network" | "AddressNotAllowed" | "Redirect" | "Aborted";
+export type AttemptFailureKind = "Timeout" | "Network" | "AddressNotAllowed" | "Aborted" | "Secret";
 
 /** One delivery attempt that did not get a 2xx. */
 export class DeliveryAttemptError extends Error {

@@ -1,5 +1,5 @@
 // The notifier as its own process: wiring only.
-import { connectBus, generatedAdminKeyNotice, openBlobStore, openServiceKeyring, readConfigFile } from "@retrain/runtime";
+import { connectBus, generatedAdminKeyNotice, openBlobStore, openServiceKeyring, platformKek, readConfigFile } from "@retrain/runtime";
 import { createHttpApp, createShutdown, startHttpServer } from "@retrain/service-kit";
 import { createLogger, setupTelemetry } from "@retrain/telemetry";
 import { createNotifier } from "./app.js";
@@ -15,6 +15,7 @@ const bus = await connectBus(config, logger, "notifier");
 const { keyring, generatedAdminKey } = await openServiceKeyring(config, { store, workspaces: file.workspaces, logger });
 // The bootstrap admin key is shown once, on stdout, never through the logger.
 if (generatedAdminKey !== undefined) console.log(generatedAdminKeyNotice(generatedAdminKey));
+const kek = platformKek(config);
 const notifier = createNotifier({
   store,
   bus,
@@ -27,6 +28,7 @@ const notifier = createNotifier({
   origin: config.NOTIFIER_ORIGIN,
   maxInFlight: config.NOTIFIER_MAX_IN_FLIGHT,
   concurrency: config.NOTIFIER_CONCURRENCY,
+  ...(kek !== undefined ? { kek } : {}),
 });
 const { app } = createHttpApp({
   serviceName: "notifier",

@@ -1,4 +1,4 @@
-import { createHmac } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import { FileSystemBlobStore } from "@retrain/blob";
 import { MemoryBus } from "@retrain/bus";
 import { createEvent, EventTypes, exampleData, ulid, type AnyEvent } from "@retrain/contracts";
@@ -38,7 +38,7 @@ describe("the notifier (in-memory bus, filesystem store, real HTTP receivers)", 
   let bus: MemoryBus;
   let notifier: Notifier;
   let url = "";
-  const options: { -readonly [K in keyof NotifierDeps]?: NotifierDeps[K] } = { retryScheduleMs: [40, 40], timeoutMs: 2_000, scanIntervalMs: 100 };
+  const options: { -readonly [K in keyof NotifierDeps]?: NotifierDeps[K] } = { retryScheduleMs: [40, 40], timeoutMs: 2_000, scanIntervalMs: 100, kek: randomBytes(32) };
 
   async function startNotifier(): Promise<Notifier> {
     const created = createNotifier({ store, bus, logger: silentLogger(), verifyKey, allowHttpHosts: ["127.0.0.1"], ...options });
@@ -95,6 +95,10 @@ describe("the notifier (in-memory bus, filesystem store, real HTTP receivers)", 
     const { id, secret } = await subscribe(receiver.url);
     expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]+=*$/);
     expect(receiver.handshakes).toEqual(["retrain-notifier"]);
+    // At rest the secret is sealed under the key-encryption key.
+    const stored = (await store.getBuffer(`notifier/subscriptions/${id}.json`)).body.toString("utf8");
+    expect(stored).toContain('"secret":"enc:v1:');
+    expect(stored).not.toContain(secret.slice("whsec_".length));
     const event = endpointUpdated("ws-a");
     await bus.publish(event);
     await waitFor(() => receiver.received.length === 1, { description: "the webhook" });

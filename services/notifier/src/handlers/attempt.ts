@@ -1,8 +1,10 @@
 import { isBlobError, readJson, updateJson, type BlobStore } from "@retrain/blob";
+import { SecretBoxError } from "@retrain/service-kit";
 import type { Logger } from "@retrain/telemetry";
 import { deliveryBlob, parseDelivery, parseSubscription, pendingBlob, subscriptionBlob, type Attempt, type DeliveryDocument } from "../documents.js";
 import { DeliveryAttemptError } from "../errors.js";
 import { signWebhook } from "../signing.js";
+import type { SubscriptionSecrets } from "../secrets.js";
 import type { UrlPolicy } from "../url-policy.js";
 import { callWebhook, judgeStatus } from "../webhook-client.js";
 
@@ -17,6 +19,8 @@ export interface AttemptDeps {
   readonly timeoutMs: number;
   /** This process's lease owner id. */
   readonly owner: string;
+  /** Opens the subscription's sealed secret. */
+  readonly secrets: SubscriptionSecrets;
   readonly now?: () => Date;
 }
 
@@ -71,9 +75,10 @@ export async function attemptDelivery(subscriptionId: string, deliveryId: string
     outcome = { delivered: false, retryable: false, error: "the subscription was deleted", cancelled: true };
   } else {
     const body = JSON.stringify(claimed.event);
-    const signed = signWebhook(subscription.secret, claimed.eventId, Math.floor(now().getTime() / 1000), body);
     const started = performance.now();
     try {
+      // Inside the try: a secret that cannot be opened (RETRAIN_KEK missing or changed) is a failed, retried attempt.
+      const signed = signWebhook(deps.secrets.open(subscription.id, subscription.secret), claimed.eventId, Math.floor(now().getTime() / 1000), body);
       const answer = await callWebhook({
         method: "POST",
         url: subscription.url,
@@ -92,7 +97,12 @@ export async function attemptDelivery(subscriptionId: string, deliveryId: string
         ...(verdict === "delivered" ? {} : { error: `the receiver answered ${answer.status}${verdict === "final" ? " (not retried: only 5xx, 408 and 429 are)" : ""}` }),
       };
     } catch (error) {
-      const failure = error instanceof DeliveryAttemptError ? error : new DeliveryAttemptError("Network", String(error), true, undefined, { cause: error });
+      const failure =
+        error instanceof DeliveryAttemptError
+          ? error
+          : error instanceof SecretBoxError
+            ? new DeliveryAttemptError("Secret", `cannot open the subscription's secret: ${error.message}`, true, undefined, { cause: error })
+            : new DeliveryAttemptError("Network", String(error), true, undefined, { cause: error });
       outcome = { delivered: false, retryable: failure.retryable, latencyMs: Math.round(performance.now() - started), error: `${failure.kind}: ${failure.message}` };
     }
   }

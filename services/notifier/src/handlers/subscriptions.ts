@@ -6,6 +6,7 @@ import { DELIVERIES_PREFIX, parseSubscription, PENDING_PREFIX, subscriptionBlob,
 import { HandshakeError, SecretFormatError, WebhookUrlError } from "../errors.js";
 import { isSubscribable, resolveEventType, shortName } from "../event-types.js";
 import { validationHandshake } from "../handshake.js";
+import type { SubscriptionSecrets } from "../secrets.js";
 import { generateSecret, secretKey } from "../signing.js";
 import { checkUrlForm, resolveChecked, type UrlPolicy } from "../url-policy.js";
 import { allSubscriptions } from "./events.js";
@@ -17,6 +18,8 @@ export interface SubscriptionDeps {
   /** `WebHook-Request-Origin` of the validation handshake. */
   readonly origin: string;
   readonly handshakeTimeoutMs: number;
+  /** Seals secrets at rest. */
+  readonly secrets: SubscriptionSecrets;
   readonly now?: () => Date;
 }
 
@@ -107,13 +110,14 @@ export async function createSubscription(body: CreateSubscriptionBody, principal
   } catch (error) {
     refusal(error);
   }
+  const id = ulid().toLowerCase();
   const doc: SubscriptionDocument = {
-    id: ulid().toLowerCase(),
+    id,
     workspace,
     url: body.url,
     types,
     filter: body.filter,
-    secret,
+    secret: deps.secrets.seal(id, secret),
     createdAt: (deps.now?.() ?? new Date()).toISOString(),
     createdBy: principal.name,
   };

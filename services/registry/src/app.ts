@@ -12,6 +12,7 @@ import { publishRollback, requestRollback, RollbackRequest, unseenRollbacks } fr
 import { registerOtlpRoutes, SpanStore, type SpanStoreOptions } from "./otlp.js";
 import { RunMetrics } from "./run-metrics.js";
 import { registerUiRoutes } from "./ui/routes.js";
+import { registerDeadLetterRoutes } from "./dead-letters.js";
 
 /** What the registry is built from. */
 export interface RegistryDeps {
@@ -251,6 +252,7 @@ export function createRegistry(deps: RegistryDeps): Registry {
       const auth = requireApiKey(deps.verifyKey);
       registerOtlpRoutes(router, { spans, auth, visibleRun });
       registerUiRoutes(router);
+      registerDeadLetterRoutes(router, { bus: deps.bus, verifyKey: deps.verifyKey });
       router.get("/v1/runs", auth, async (req, res) => {
         const principal = principalOf<Principal>(res);
         const query = RunsQuery.parse(req.query);

@@ -1,6 +1,7 @@
 // Every command group of `retrain`, one file each. Add a group here and in its own file.
 import type { CommandGroup } from "../program.js";
 import { registerApprovals } from "./approvals.js";
+import { registerDlq } from "./dlq.js";
 import { registerHistory } from "./history.js";
 import { registerPipelines } from "./pipelines.js";
 import { registerRuns } from "./runs.js";
@@ -20,4 +21,5 @@ export const commandGroups: readonly CommandGroup[] = [
   registerHistory,
   registerScore,
   registerSubscriptions,
+  registerDlq,
 ];

@@ -23,3 +23,32 @@ export function buildAll(): void {
 export function startService(name: string, portVariable: string, env: NodeJS.ProcessEnv, port?: number): Promise<ServiceProcess> {
   return startServiceProcess(root, name, portVariable, env, port);
 }
+
+/** A service process that a fault-injection suite can kill and start again on the same port with the same environment. */
+export interface RestartableService {
+  readonly name: string;
+  readonly url: string;
+  /** The process running now (a new one after each {@link restart}). */
+  readonly current: ServiceProcess;
+  /** Signals the current process (default SIGKILL) and resolves once it has exited. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts the service again (after {@link kill}) and waits until it listens. */
+  restart(): Promise<void>;
+}
+
+/** Starts a service like {@link startService}, keeping what it takes to start it again. */
+export async function startRestartableService(name: string, portVariable: string, env: NodeJS.ProcessEnv, port?: number): Promise<RestartableService> {
+  let current = await startService(name, portVariable, env, port);
+  const chosen = Number(new URL(current.url).port);
+  return {
+    name,
+    url: current.url,
+    get current() {
+      return current;
+    },
+    kill: (signal: NodeJS.Signals = "SIGKILL") => current.process.stop(signal),
+    async restart() {
+      current = await startService(name, portVariable, env, chosen);
+    },
+  };
+}

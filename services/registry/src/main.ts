@@ -1,6 +1,6 @@
 // The registry as its own process: wiring only.
 import { connectBus, generatedAdminKeyNotice, openBlobStore, openServiceKeyring, readConfigFile } from "@retrain/runtime";
-import { createHttpApp, createShutdown, startHttpServer } from "@retrain/service-kit";
+import { createHttpApp, createShutdown, MetricsRegistry, registerBusMetrics, startHttpServer } from "@retrain/service-kit";
 import { createLogger, setupTelemetry } from "@retrain/telemetry";
 import { createRegistry } from "./app.js";
 import { loadRegistryConfig, reconcilerOptions } from "./config.js";
@@ -15,7 +15,10 @@ const bus = await connectBus(config, logger, "registry");
 const { keyring, generatedAdminKey } = await openServiceKeyring(config, { store, workspaces: file.workspaces, logger });
 // The bootstrap admin key is shown once, on stdout, never through the logger.
 if (generatedAdminKey !== undefined) console.log(generatedAdminKeyNotice(generatedAdminKey));
+const metrics = new MetricsRegistry({ defaultLabels: { service: "registry" } });
+registerBusMetrics(metrics, bus);
 const registry = createRegistry({
+  metrics,
   store,
   bus,
   logger,
@@ -31,6 +34,8 @@ const { app } = createHttpApp({
     registry.registerRoutes(router);
   },
   shutdownSignal: shutdown.signal,
+  registry: metrics,
+  bodyLimitBytes: 8 * 1024 * 1024,
 });
 const server = await startHttpServer(app, { port: config.REGISTRY_PORT, host: config.REGISTRY_HOST, logger });
 await registry.start();

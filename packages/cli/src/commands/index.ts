@@ -9,6 +9,7 @@ import { registerScore } from "./score.js";
 import { registerServices } from "./services.js";
 import { registerStatus } from "./status.js";
 import { registerSubscriptions } from "./subscriptions.js";
+import { registerTrace } from "./trace.js";
 import { registerUpload } from "./upload.js";
 
 export const commandGroups: readonly CommandGroup[] = [
@@ -22,4 +23,5 @@ export const commandGroups: readonly CommandGroup[] = [
   registerScore,
   registerSubscriptions,
   registerDlq,
+  registerTrace,
 ];

@@ -70,9 +70,10 @@ export function createNotifier(deps: NotifierDeps): Notifier {
   });
   const subscriptionDeps = { store: deps.store, policy, origin, handshakeTimeoutMs: timeoutMs, secrets };
   let subscription: Subscription | undefined;
+  const recordedRuns = new Set<string>();
 
   async function notify(event: AnyEvent): Promise<number> {
-    const keys = await handleEvent(event, { store: deps.store, logger: deps.logger });
+    const keys = await handleEvent(event, { store: deps.store, logger: deps.logger, recordedRuns });
     for (const k of keys) dispatcher.kick(k.subscriptionId, k.deliveryId);
     return keys.length;
   }

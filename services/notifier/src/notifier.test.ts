@@ -138,6 +138,25 @@ describe("the notifier (in-memory bus, filesystem store, real HTTP receivers)", 
     expect(receiver.received.map((r) => r.headers["webhook-id"]).sort()).toEqual([matching.id, rejected.id].sort());
   });
 
+  it("learns a run's workspace from an event with its plan, for later events that do not carry it (a new web service's update)", async () => {
+    const receiver = await startWebhookReceiver();
+    cleanup.add(() => receiver.close());
+    const { id } = await subscribe(receiver.url, { filter: { pipeline: "arm-pipeline" } });
+    const arrived = exampleData(EventTypes.DataArrived);
+    const runId = ulid();
+    const plan = { ...arrived.plan, pipeline: "arm-pipeline", trainingWebService: { workspace: "ws-a", service: "t" } };
+    await notifier.notify(createEvent(EventTypes.DataArrived, { ...arrived, runId, pipeline: "arm-pipeline", plan }, { source: "/retrain/ingestion" }));
+    const example = exampleData(EventTypes.EndpointUpdated);
+    const armTarget = { kind: "new" as const, subscription: "sub", resourceGroup: "rg", webService: "arm", resourceName: "M [trained model]" };
+    const known = createEvent(EventTypes.EndpointUpdated, { ...example, runId, pipeline: "arm-pipeline", target: armTarget }, { source: "/retrain/new-promoter" });
+    const unknown = createEvent(EventTypes.EndpointUpdated, { ...example, runId: ulid(), pipeline: "arm-pipeline", target: armTarget }, { source: "/retrain/new-promoter" });
+    await notifier.notify(known);
+    await notifier.notify(unknown);
+    expect((await deliveries(id)).map((d) => d.eventId)).toEqual([known.id]);
+    await waitFor(() => receiver.received.length === 1, { description: "the webhook" });
+    expect(receiver.received[0]?.headers["webhook-id"]).toBe(known.id);
+  });
+
   it("retries 5xx with backoff: 500 twice then 200 is delivered on the third attempt, each attempt signed afresh", async () => {
     const receiver = await startWebhookReceiver({ statuses: [500, 500, 200] });
     cleanup.add(() => receiver.close());

@@ -19,8 +19,12 @@ import { isSubscribable } from "../event-types.js";
 export interface EventHandlingDeps {
   readonly store: BlobStore;
   readonly logger: Logger;
+  /** Runs whose workspace this process has already recorded (saves a write per event). */
+  readonly recordedRuns?: Set<string>;
   readonly now?: () => Date;
 }
+
+const RECORDED_RUNS_KEPT = 10_000;
 
 /** A delivery to attempt. */
 export interface DeliveryKey {
@@ -62,16 +66,21 @@ export function matchesFilter(filter: SubscriptionDocument["filter"], event: Any
  * one recorded for its run by an earlier event that carried the plan. Events that carry a plan are
  * recorded here, so the later ones of the run (TrainingFailed, EndpointUpdated of a new web service) find it.
  */
-export async function workspaceOf(event: AnyEvent, store: BlobStore): Promise<string | undefined> {
+export async function workspaceOf(event: AnyEvent, store: BlobStore, recordedRuns?: Set<string>): Promise<string | undefined> {
   const plan = planOf(event.data);
   const runId = field(event.data, "runId");
   if (plan !== undefined) {
     const workspace = plan.trainingWebService.workspace;
-    if (typeof runId === "string") {
+    if (typeof runId === "string" && recordedRuns?.has(runId) !== true) {
       try {
         await store.put(runBlob(runId), JSON.stringify({ runId, workspace, pipeline: plan.pipeline }), { contentType: "application/json", ifNoneMatch: "*" });
       } catch (error) {
         if (!isBlobError(error, "Conflict")) throw error;
+      }
+      if (recordedRuns !== undefined) {
+        recordedRuns.add(runId);
+        // Sets iterate in insertion order: forget the oldest.
+        if (recordedRuns.size > RECORDED_RUNS_KEPT) recordedRuns.delete(recordedRuns.values().next().value ?? runId);
       }
     }
     return workspace;
@@ -102,10 +111,10 @@ export async function handleEvent(event: AnyEvent, deps: EventHandlingDeps): Pro
   const subscriptions = (await allSubscriptions(deps.store)).filter((s) => s.types.includes(event.type) && matchesFilter(s.filter, event));
   if (subscriptions.length === 0) {
     // Still learn the run's workspace: a later event of this run may match a subscription.
-    await workspaceOf(event, deps.store);
+    await workspaceOf(event, deps.store, deps.recordedRuns);
     return [];
   }
-  const workspace = await workspaceOf(event, deps.store);
+  const workspace = await workspaceOf(event, deps.store, deps.recordedRuns);
   const keys: DeliveryKey[] = [];
   for (const subscription of subscriptions) {
     if (subscription.workspace !== "*" && subscription.workspace !== workspace) {

@@ -187,7 +187,10 @@ describe("the retrain CLI against a running Retrain (processes, NATS, Azurite)",
     expect(out[4]).toMatch(/classic:e2e\/churn\/ep1 {2}revision 2 \(promotion\)$/);
     expect(out.at(-1)).toMatch(new RegExp(`^run ${runId} \\(churn #1\\) promoted after \\d`));
     // The progress bar went to stderr (a terminal here), ending at 100% and a new line.
-    expect(run.stderr).toMatch(/\ruploading v1\.csv \[#+\] 100% {2}\d+\.\d KiB \/ \d+\.\d KiB\n$/);
+    // Each redraw returns to the line's start and erases what a longer previous text left (ESC [K).
+    const bar = run.stderr.replaceAll("\u001b[K", "<erase>");
+    expect(bar).toMatch(/^\ruploading v1\.csv \[-+\] {3}0% {2}0 B \/ \d+\.\d KiB<erase>\r/);
+    expect(bar).toMatch(/\ruploading v1\.csv \[#+\] 100% {2}\d+\.\d KiB \/ \d+\.\d KiB<erase>\n$/);
     runs["v1"] = runId;
 
     // Not on a terminal: no progress bar.

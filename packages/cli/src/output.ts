@@ -46,7 +46,8 @@ export class Output {
   progress(text: string): void {
     if (!this.interactive) return;
     this.#progressShown = true;
-    this.io.stderr(`\r${text}`);
+    // Erase to the end of the line: a shorter text must not leave the end of the previous one behind.
+    this.io.stderr(`\r${text}\u001b[K`);
   }
 
   /** Ends a progress line so the next output starts on a fresh line. */

@@ -38,10 +38,16 @@ async function send(ctx: CliContext, pipeline: string, file: string): Promise<{ 
     throw new CliError(`cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`, 1, "FileNotReadable");
   }
   let sent = 0;
+  let drawn = -1;
   const counter = new Transform({
     transform(chunk: Buffer, _encoding, done) {
       sent += chunk.byteLength;
-      ctx.out.progress(`uploading ${basename(file)} ${progressBar(sent, size)}`);
+      // Redrawn per percent, not per chunk: a large file is thousands of chunks.
+      const percent = size === 0 ? 100 : Math.floor((sent * 100) / size);
+      if (percent !== drawn) {
+        drawn = percent;
+        ctx.out.progress(`uploading ${basename(file)} ${progressBar(sent, size)}`);
+      }
       done(null, chunk);
     },
   });

@@ -22,3 +22,7 @@ export { MemoryBus } from "./memory-bus.js";
 export type { MemoryBusOptions } from "./memory-bus.js";
 export { NatsBus, connectNatsBus } from "./nats-bus.js";
 export type { NatsBusOptions } from "./nats-bus.js";
+export { ServiceBusBus, connectServiceBusBus } from "./servicebus-bus.js";
+export type { ServiceBusBusOptions } from "./servicebus-bus.js";
+export { ensureServiceBusTopology, EVENT_TYPE_PROPERTY, REPLAY_GROUP_PROPERTY } from "./servicebus-topology.js";
+export type { EnsureTopologyOptions, GroupTopology, ServiceBusAccess, ServiceBusEntitySettings } from "./servicebus-topology.js";

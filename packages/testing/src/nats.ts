@@ -1,3 +1,5 @@
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { FixtureUnavailableError, findExecutable, spawnManaged, waitForPort, type ManagedProcess } from "./process.js";
 import { freePort, tempDir } from "./names.js";
 import { containerRuntimeAvailable } from "./containers.js";
@@ -23,8 +25,13 @@ export interface NatsServerFixture {
 export interface StartNatsServerOptions {
   /** Port to listen on. Default: a free port. */
   port?: number;
-  /** Require a user and password (`--user/--pass`) or a token (`--auth`). Default: no authentication. */
-  auth?: { user: string; pass: string } | { token: string };
+  /**
+   * Require a user and password (`--user/--pass`), a token (`--auth`), or an nkey (the user's public
+   * key `U…`, through a configuration file). Default: no authentication.
+   */
+  auth?: { user: string; pass: string } | { token: string } | { nkey: string };
+  /** Serve TLS with this certificate; with `caFile`, also require client certificates signed by it (PEM paths). */
+  tls?: { certFile: string; keyFile: string; caFile?: string };
 }
 
 /**
@@ -33,7 +40,7 @@ export interface StartNatsServerOptions {
  * otherwise fails with a message naming what to install.
  */
 export async function startNatsServer(options: StartNatsServerOptions = {}): Promise<NatsServerFixture> {
-  if (options.auth === undefined && (await containerRuntimeAvailable())) {
+  if (options.auth === undefined && options.tls === undefined && (await containerRuntimeAvailable())) {
     const { startNatsContainer } = await import("./nats-container.js");
     return startNatsContainer();
   }
@@ -47,9 +54,19 @@ export async function startNatsServer(options: StartNatsServerOptions = {}): Pro
   const port = options.port ?? (await freePort());
   const store = await tempDir("retrain-nats-");
   let proc: ManagedProcess | undefined;
+  const auth: string[] = [];
+  if (options.auth !== undefined && "nkey" in options.auth) {
+    // nkey users exist only in a configuration file.
+    const config = join(store.path, "auth.conf");
+    await writeFile(config, `authorization { users = [ { nkey: "${options.auth.nkey}" } ] }\n`);
+    auth.push("-c", config);
+  } else if (options.auth !== undefined) {
+    auth.push(...("token" in options.auth ? ["--auth", options.auth.token] : ["--user", options.auth.user, "--pass", options.auth.pass]));
+  }
+  const tls = options.tls === undefined ? [] : ["--tls", "--tlscert", options.tls.certFile, "--tlskey", options.tls.keyFile];
+  if (options.tls?.caFile !== undefined) tls.push("--tlsverify", "--tlscacert", options.tls.caFile);
   const launch = async () => {
-    const auth = options.auth === undefined ? [] : "token" in options.auth ? ["--auth", options.auth.token] : ["--user", options.auth.user, "--pass", options.auth.pass];
-    proc = spawnManaged(binary, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", store.path, ...auth]);
+    proc = spawnManaged(binary, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", store.path, ...auth, ...tls]);
     try {
       await waitForPort(port);
     } catch (error) {

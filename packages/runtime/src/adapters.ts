@@ -1,5 +1,5 @@
 import { AzureBlobStore, FileSystemBlobStore, type BlobStore } from "@retrain/blob";
-import { connectNatsBus, MemoryBus, type EventBus } from "@retrain/bus";
+import { connectNatsBus, connectServiceBusBus, MemoryBus, type EventBus } from "@retrain/bus";
 import { parseKekBase64 } from "@retrain/service-kit";
 import type { Logger } from "@retrain/telemetry";
 import type { PlatformEnv } from "./platform-config.js";
@@ -46,6 +46,16 @@ export async function connectBus(env: PlatformEnv, logger: Logger, name: string)
           }
         : {}),
     });
+  }
+  if (env.BUS === "servicebus") {
+    const access =
+      env.SERVICEBUS_CONNECTION_STRING !== undefined
+        ? { connectionString: env.SERVICEBUS_CONNECTION_STRING }
+        : env.SERVICEBUS_NAMESPACE !== undefined
+          ? { namespace: env.SERVICEBUS_NAMESPACE }
+          : undefined;
+    if (access === undefined) throw new Error("BUS=servicebus needs SERVICEBUS_CONNECTION_STRING or SERVICEBUS_NAMESPACE");
+    return connectServiceBusBus({ ...access, topic: env.SERVICEBUS_TOPIC, createEntities: env.SERVICEBUS_CREATE_ENTITIES, logger, name });
   }
   return new MemoryBus({ logger });
 }

@@ -1,13 +1,13 @@
 import { z } from "zod";
-import { envDurationMs } from "@retrain/service-kit";
+import { envBoolean, envDurationMs } from "@retrain/service-kit";
 
 /**
  * The environment every service reads for its platform: which bus, which blob store, where the
  * shared configuration file is. Each service extends it with its own variables.
  */
 export const PlatformEnv = z.object({
-  /** `memory` (embedded default, one process), `nats`. */
-  BUS: z.enum(["memory", "nats"]).default("memory"),
+  /** `memory` (embedded default, one process), `nats`, `servicebus` (Azure Service Bus). */
+  BUS: z.enum(["memory", "nats", "servicebus"]).default("memory"),
   NATS_URL: z.string().default("nats://127.0.0.1:4222"),
   /** Deployment prefix of subjects and streams. */
   NATS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default("retrain"),
@@ -23,6 +23,14 @@ export const PlatformEnv = z.object({
   /** PEM client certificate and its key, for servers that verify clients (mutual TLS). */
   NATS_TLS_CERT: z.string().optional(),
   NATS_TLS_KEY: z.string().optional(),
+  /** Service Bus by SAS connection string (or the emulator's); else SERVICEBUS_NAMESPACE with DefaultAzureCredential. */
+  SERVICEBUS_CONNECTION_STRING: z.string().optional(),
+  /** `<name>.servicebus.windows.net`, authenticated with Entra ID (DefaultAzureCredential). */
+  SERVICEBUS_NAMESPACE: z.string().optional(),
+  /** The deployment's topic (one subscription per consumer group under it). */
+  SERVICEBUS_TOPIC: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,259}$/).default("retrain"),
+  /** Create the topic and subscriptions through the administration API; false when provisioned ahead (scripts/servicebus-topology.mjs). */
+  SERVICEBUS_CREATE_ENTITIES: envBoolean().default(true),
   /** `filesystem` (embedded default) or `azure`. */
   BLOB: z.enum(["filesystem", "azure"]).default("filesystem"),
   /** Filesystem store root. */

@@ -249,6 +249,51 @@ describe("docker-compose.yml", () => {
       expect(spans).toBeGreaterThan(0);
     }, 40_000);
 
+    it("the README's walk-through: a first model from churn-initial, the web service published from it, then churn-2.csv promoted to endpoint ep1", async () => {
+      // The same calls, in the same order, as README.md "Run the whole system with docker compose".
+      const composeConfig = mapping(parse(await readFile(join(root, "deploy", "compose", "retrain.yaml"), "utf8")), "retrain.yaml");
+      const workspace = mapping((composeConfig["workspaces"] as unknown[])[0], "workspaces[0]");
+      const key = String(mapping(workspace["keys"], "workspaces[0].keys")["primary"]);
+      const url = (name: string) => started.get(name)?.process.url ?? "";
+      // Publishing from a blob name of the store takes the admin key (compose's RETRAIN_ADMIN_KEY).
+      const adminKey = app.find((s) => s.name === "scoring")?.environment["RETRAIN_ADMIN_KEY"] ?? "";
+      const call = async (method: string, target: string, body?: string, contentType = "application/json", bearer = key): Promise<{ status: number; json: Record<string, unknown> }> => {
+        const response = await fetch(target, { method, headers: { authorization: `Bearer ${bearer}`, ...(body !== undefined ? { "content-type": contentType } : {}) }, ...(body !== undefined ? { body } : {}) });
+        const text = await response.text();
+        return { status: response.status, json: text === "" ? {} : mapping(JSON.parse(text), `${method} ${target}`) };
+      };
+      // A run with no target is approved but never "terminal" (nothing is promoted): wait for the outcome.
+      const outcomeOf = async (runId: string, done: (run: Record<string, unknown>) => boolean) => {
+        let last: unknown;
+        return waitFor(
+          async () => {
+            const run = await call("GET", `${url("registry")}/v1/runs/${runId}`);
+            last = run.json;
+            return run.status === 200 && done(run.json) && run.json;
+          },
+          { timeoutMs: 60_000, intervalMs: 200, description: `run ${runId} to end in the registry` },
+        ).catch((error: unknown) => {
+          throw new Error(`run ${runId} did not end; the registry last said ${JSON.stringify(last)}`, { cause: error });
+        });
+      };
+
+      const first = await call("PUT", `${url("ingestion")}/v1/pipelines/churn-initial/datasets`, await readFile(join(root, "deploy", "compose", "churn-1.csv"), "utf8"), "text/csv");
+      expect(first.status).toBeLessThan(300);
+      const firstRun = String(first.json["runId"]);
+      expect((await outcomeOf(firstRun, (run) => run["outcome"] === "approved"))["outcome"]).toBe("approved");
+      const lineage = await call("GET", `${url("registry")}/v1/runs/${firstRun}/lineage`);
+      const blob = String(mapping(lineage.json["model"], "lineage.model")["blob"]);
+      const published = await call("POST", `${url("scoring")}/v1/workspaces/demo/webservices`, JSON.stringify({ name: "churn", resourceName: "Churn [trained model]", model: { blob } }), "application/json", adminKey);
+      expect({ status: published.status, error: published.json["error"] }).toEqual({ status: 201, error: undefined });
+
+      const second = await call("PUT", `${url("ingestion")}/v1/pipelines/churn/datasets`, await readFile(join(root, "deploy", "compose", "churn-2.csv"), "utf8"), "text/csv");
+      const secondRun = String(second.json["runId"]);
+      const end = await outcomeOf(secondRun, (run) => run["terminal"] === true);
+      expect(end["outcome"]).toBe("promoted");
+      const history = await call("GET", `${url("registry")}/v1/targets/history?target=${encodeURIComponent("classic:demo/churn/ep1")}`);
+      expect(history.json["value"]).toEqual([expect.objectContaining({ runId: secondRun })]);
+    }, 90_000);
+
     it("the Kubernetes NATS setup job and KEDA triggers name the stream and consumers these services created", async () => {
       // The monitoring endpoint KEDA's nats-jetstream scaler reads, on a server the services set up themselves.
       const jsz = (await (await fetch(`${nats.monitor}/jsz?accounts=true&streams=true&consumers=true&config=true`)).json()) as {

@@ -223,6 +223,21 @@ describe("the notifier (in-memory bus, filesystem store, real HTTP receivers)", 
     expect(unreachable.attempts.every((a) => a.statusCode === undefined && /^Network: /.test(a.error ?? ""))).toBe(true);
   });
 
+  it("a receiver that does not answer in time is retried (Timeout), then delivered", async () => {
+    const receiver = await startWebhookReceiver({ statuses: [0, 200] });
+    cleanup.add(() => receiver.close());
+    const { id } = await subscribe(receiver.url);
+    const event = endpointUpdated("ws-a");
+    await bus.publish(event);
+    const delivered = await settled(id, "delivered");
+    expect(delivered.attempts.map((a) => [a.outcome, a.statusCode ?? null])).toEqual([
+      ["failed", null],
+      ["delivered", 200],
+    ]);
+    expect(delivered.attempts[0]?.error).toMatch(/^Timeout: no answer within 2000 ms/);
+    expect(receiver.received.map((r) => r.headers["webhook-id"])).toEqual([event.id, event.id]);
+  });
+
   it("refuses registrations with clear 400 codes: no handshake, wrong origin, plain http, metadata and link-local addresses, bad types and secrets", async () => {
     const silent = await startWebhookReceiver({ handshake: "none" });
     cleanup.add(() => silent.close());

@@ -17,7 +17,7 @@ export interface WebhookReceiverOptions {
    * `*`, `wrong-origin` allows another origin, `none` answers 405 without the header. Default `allow`.
    */
   readonly handshake?: "allow" | "wildcard" | "wrong-origin" | "none";
-  /** Statuses for the 1st, 2nd, … POST; the last repeats. Default [200]. */
+  /** Statuses for the 1st, 2nd, … POST; the last repeats; `0` never answers (a timeout). Default [200]. */
   readonly statuses?: readonly number[];
 }
 
@@ -60,7 +60,8 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions = {})
       const headers: Record<string, string> = {};
       for (const [name, value] of Object.entries(req.headers)) if (typeof value === "string") headers[name] = value;
       received.push({ headers, body: Buffer.concat(chunks).toString("utf8"), status });
-      res.writeHead(status).end();
+      // 0: hold the request open until the caller gives up (or the receiver closes).
+      if (status !== 0) res.writeHead(status).end();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

@@ -245,6 +245,11 @@ describe("the retrain CLI against a running Retrain (processes, NATS, Azurite)",
     expect(next.value.map((r) => r.runId)).toEqual([runs["v1"]]);
   });
 
+  it("stuck: none while every run moves on (the reconciler's report)", async () => {
+    expect((await ok(["stuck"])).stdout).toBe("no stuck runs\n");
+    expect((await ok(["--json", "stuck"])).json()).toEqual({ value: [] });
+  });
+
   it("run <id>: the timeline with each stage's time and duration", async () => {
     const human = await ok(["run", runs["v2"] ?? ""]);
     const out = lines(human);

@@ -67,7 +67,7 @@ function spanMs(run: RunSummaryView): number | null {
   return Date.parse(run.lastEventAt) - Date.parse(run.startedAt);
 }
 
-/** `retrain runs`, `retrain run <id>`, `retrain lineage <id>`, `retrain cancel <run>`, `retrain rerun <run>` (registry, ingestion). */
+/** `retrain runs`, `retrain stuck`, `retrain run <id>`, `retrain lineage <id>`, `retrain cancel <run>`, `retrain rerun <run>` (registry, ingestion). */
 export const registerRuns: CommandGroup = (program, context) => {
   program
     .command("runs")
@@ -87,6 +87,18 @@ export const registerRuns: CommandGroup = (program, context) => {
       const skip = Number(query.skip ?? 0);
       const more = body.nextLink !== undefined ? [`${rows.length} of ${body.count ?? "more"} runs; the next page: --skip ${skip + rows.length}`] : [];
       ctx.out.result(body, rows.length === 0 ? "no runs" : [table(rows, ["RUN", "PIPELINE", "#", "TRIGGER", "OUTCOME", "STARTED (UTC)", "DURATION"]), ...more]);
+    });
+
+  program
+    .command("stuck")
+    .description("runs the reconciler re-drove without them moving on: each with its stage, since when, and the attempts made")
+    .action(async (_options: unknown, command) => {
+      const ctx = context(command);
+      const { body } = await ctx
+        .api("registry")
+        .get<{ value: Array<{ runId: string; pipeline: string; stage: string; since: string; attempts: number; stuckAt: string | null; outcome: string | null }> }>("/v1/stuck");
+      const rows = body.value.map((r) => [r.runId, r.pipeline, r.stage, formatTime(r.since), r.attempts, formatTime(r.stuckAt), r.outcome]);
+      ctx.out.result(body, rows.length === 0 ? "no stuck runs" : table(rows, ["RUN", "PIPELINE", "STAGE", "SINCE (UTC)", "RE-DRIVES", "STUCK AT (UTC)", "OUTCOME"]));
     });
 
   program

@@ -26,23 +26,35 @@ async function endpointsOf(ctx: CliContext, webService: string): Promise<Endpoin
   const scoring = ctx.api("scoring");
   const ws = encodeURIComponent(ctx.workspace);
   const { body } = await scoring.get<EndpointView[] | undefined>(`/workspaces/${ws}/webservices/${encodeURIComponent(webService)}/endpoints`);
-  return Promise.all(
-    (body ?? []).map(async (endpoint) => {
-      const answer = await scoring.get<CurrentModelView>(
-        `/v1/workspaces/${ws}/webservices/${encodeURIComponent(endpoint.WebServiceId)}/endpoints/${encodeURIComponent(endpoint.Name)}/model`,
-        { accept: [400, 404] },
-      );
-      return { ...endpoint, model: answer.status === 200 ? answer.body : null };
-    }),
-  );
+  return mapLimited(body ?? [], 8, async (endpoint) => {
+    const answer = await scoring.get<CurrentModelView>(
+      `/v1/workspaces/${ws}/webservices/${encodeURIComponent(endpoint.WebServiceId)}/endpoints/${encodeURIComponent(endpoint.Name)}/model`,
+      { accept: [400, 404] },
+    );
+    return { ...endpoint, model: answer.status === 200 ? answer.body : null };
+  });
+}
+
+/** `map` with at most `limit` calls in flight (a web service may have thousands of endpoints); results in order. */
+async function mapLimited<T, R>(items: readonly T[], limit: number, map: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await map(items[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }
 
 /** `retrain services`, `retrain service create`, `retrain endpoints` (the scoring host). */
 export const registerServices: CommandGroup = (program, context) => {
   program
     .command("services")
-    .summary("list the web services of the workspace")
-    .description("list the predictive (and training) web services of the workspace")
+    .summary("list the workspace's classic web services")
+    .description("list the classic web services of the workspace (predictive and training), as the management API does")
     .action(async (_options: unknown, command) => {
       const ctx = context(command);
       const services = await webServices(ctx);

@@ -72,7 +72,7 @@ export async function followRun(ctx: CliContext, runId: string, options: FollowO
       }
       if (run.outcome === "awaiting-approval" && !hinted) {
         hinted = true;
-        ctx.out.note(`waiting for a person: retrain approve ${runId} (or reject)`);
+        ctx.out.note(`waiting for a person's decision: retrain approve|reject ${runId} (an admin key)`);
       }
       if (run.terminal) return run;
     }

@@ -12,6 +12,7 @@ import { connectNatsBus } from "@retrain/bus";
 import { createEvent, encodeEvent, EventTypes, exampleData, ulid } from "@retrain/contracts";
 import { setupTelemetry, silentLogger } from "@retrain/telemetry";
 import { startNatsServer, uniqueName } from "@retrain/testing";
+import { runServiceBusBench } from "./bus-servicebus.mjs";
 
 const N = Number(process.env.BENCH_MESSAGES ?? 50_000);
 const WINDOW = Number(process.env.BENCH_WINDOW ?? 512);
@@ -114,6 +115,8 @@ try {
   await telemetry.forceFlush();
   console.log(`tracing: ${telemetry.mode}, ${exportedBatches} span batches exported to the sink`);
   console.log(JSON.stringify({ bench: "bus", ours_msgs_per_s: Math.round(ourRate), baseline_msgs_per_s: Math.round(baselineRate), ratio: Number((ourRate / baselineRate).toFixed(3)) }));
+  // The Service Bus adapter on the AMQP test peer, after the NATS line; its own JSON line comes last.
+  await runServiceBusBench();
 } finally {
   await server.stop();
   await telemetry.shutdown();

@@ -11,6 +11,9 @@ export interface DispatcherOptions extends AttemptDeps {
   readonly maxInFlight: number;
 }
 
+// How old a pending marker without its delivery must be before the scan removes it.
+const STALE_MARKER_MS = 5 * 60_000;
+
 const key = (subscriptionId: string, deliveryId: string): string => `${subscriptionId}/${deliveryId}`;
 
 /**
@@ -118,6 +121,8 @@ export class Dispatcher {
         const parsed = parsePendingBlob(marker.name);
         if (parsed === undefined) continue;
         const doc = await readJson(this.#store, deliveryBlob(parsed.subscriptionId, parsed.deliveryId), parseDelivery);
+        // A marker is written just before its delivery: one without a delivery is only stale once it is old.
+        if (doc === undefined && Date.now() - marker.lastModified.getTime() < STALE_MARKER_MS) continue;
         if (doc === undefined || doc.value.state !== "pending") {
           await this.#store.delete(marker.name, { ifMatch: marker.etag }).catch((error: unknown) => {
             if (!isBlobError(error, "Conflict")) throw error;

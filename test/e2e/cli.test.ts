@@ -115,6 +115,7 @@ describe("the retrain CLI against a running Retrain (processes, NATS, Azurite)",
       writeFile(file("manual-b.csv"), churnCsv(2000, 6)),
       writeFile(file("manual-c.csv"), churnCsv(2000, 7)),
       writeFile(file("held.csv"), churnCsv(2000, 8)),
+      writeFile(file("manual-d.csv"), churnCsv(2000, 10)),
       writeFile(file("nolabel.csv"), churnCsv(500, 9).replace(/,\d$/gm, "").replace("plan,label", "plan")),
       writeFile(file("probe.csv"), "tenure,charges,plan\n3,99.5,basic\n45,30.25,pro\n\"12\",\"70\",\"plus\"\n"),
     ]);
@@ -436,6 +437,23 @@ describe("the retrain CLI against a running Retrain (processes, NATS, Azurite)",
       error: { code: "RunTerminal", message: `Run '${runs["v1"]}' has ended already (promoted). (POST /v1/pipelines/churn/runs/${runs["v1"]}/cancel → 409 RunTerminal)` },
     });
   }, 120_000);
+
+  it("upload --timeout: a run waiting for a person is left as it is when the time is up; exit 1 says how to follow it", async () => {
+    const runId = (await ok(["--json", "upload", "churn-manual", file("manual-d.csv"), "--no-follow"])).json<Upload>().upload.runId ?? "";
+    await waitFor(async () => (await ok(["--json", "run", runId])).json<Timeline>().outcome === "awaiting-approval", { timeoutMs: 60_000, intervalMs: 200, description: "the run to wait for approval" });
+    // The same file again is the same run, already waiting: following it shows its stages, then the time runs out.
+    const run = await cli(["upload", "churn-manual", file("manual-d.csv"), "--timeout", "2"]);
+    expect(run.code).toBe(1);
+    const out = lines(run);
+    expect(out[0]).toMatch(new RegExp(`same content as run ${runId} \\(#\\d+\\); no new run$`));
+    expect(out.slice(1).map((line) => line.trim().split(/\s+/)[0])).toEqual(["received", "trained", "awaiting"]);
+    expect(run.stderr).toBe(
+      `waiting for a person's decision: retrain approve|reject ${runId} (an admin key)\n` +
+        `retrain: run ${runId} is still awaiting-approval after 2.0 s; follow it with: retrain run ${runId}\n`,
+    );
+    expect((await ok(["--json", "run", runId])).json<Timeline>().outcome).toBe("awaiting-approval");
+    await ok(["cancel", runId]);
+  }, 60_000);
 
   it("pipeline pause holds an upload (exit 0, no run); resume starts it", async () => {
     const paused = await ok(["pipeline", "pause", "churn"]);

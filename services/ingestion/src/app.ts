@@ -158,7 +158,7 @@ export function createIngestion(deps: IngestionDeps): Ingestion {
       router.put("/v1/pipelines/:name", auth, async (req, res) => {
         const principal = principalOf<Principal>(res);
         const name = routeParam(req, "name");
-        if (!PIPELINE_NAME.test(name)) throw new HttpError(400, "BadArgument", "A pipeline name is 1-128 letters, digits, '.', '_' or '-'.");
+        if (!PIPELINE_NAME.test(name)) throw new HttpError(400, "BadArgument", "A pipeline name is 1-128 letters, digits, '.', '_' or '-', not ending in '.'.");
         const definition = PipelineDefinition.parse(req.body ?? {});
         assertWorkspaceAccess(principal, workspaceOf(definition), "training web service");
         const { pipeline, created } = await pipelines.put(name, definition, (current) => {

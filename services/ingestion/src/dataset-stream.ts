@@ -3,6 +3,7 @@ import { Transform, type Readable, type TransformCallback } from "node:stream";
 import type { BlobStore } from "@retrain/blob";
 import type { BlobRef } from "@retrain/contracts";
 import { HttpError } from "@retrain/service-kit";
+import { CsvShapeCheck } from "./csv-shape.js";
 
 /** Options for {@link storeDataset}. */
 export interface StoreDatasetOptions {
@@ -22,8 +23,8 @@ const MAX_HEADER_BYTES = 64 * 1024;
 
 /**
  * Streams `source` into the store as blob `name`, hashing (SHA-256) and counting as it goes, and
- * refuses (HttpError 4xx) an empty body, binary content, a header row that does not match `columns`
- * or more than `limitBytes`. On any failure the blob is deleted, so nothing half-written remains.
+ * refuses (HttpError 4xx) an empty body, binary content, a header row that does not match `columns`,
+ * more than `limitBytes`, or a CSV shape training cannot read (see {@link CsvShapeCheck}). On any failure the blob is deleted, so nothing half-written remains.
  */
 export async function storeDataset(store: BlobStore, name: string, source: Readable, options: StoreDatasetOptions): Promise<BlobRef> {
   const inspector = new DatasetInspector(options.limitBytes, options.columns);
@@ -64,6 +65,8 @@ class DatasetInspector extends Transform {
   #sniffed = false;
   #headerChecked = false;
   #digest: string | undefined;
+  // Row, field and column limits, quoting and UTF-8, so a dataset training cannot read is refused here.
+  readonly #shape = new CsvShapeCheck();
 
   constructor(
     private readonly limitBytes: number,
@@ -86,6 +89,7 @@ class DatasetInspector extends Transform {
     this.#hash.update(chunk);
     try {
       if (!this.#sniffed || !this.#headerChecked) this.#inspect(chunk, false);
+      this.#shape.push(chunk);
     } catch (error) {
       callback(error as Error);
       return;
@@ -100,6 +104,7 @@ class DatasetInspector extends Transform {
     }
     try {
       this.#inspect(Buffer.alloc(0), true);
+      this.#shape.end();
     } catch (error) {
       callback(error as Error);
       return;

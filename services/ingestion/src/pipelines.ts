@@ -3,8 +3,11 @@ import { EndpointTarget, EvaluationPolicy, TrainingServiceRef, type RunPlan } fr
 import { z } from "zod";
 import { CronSyntaxError, parseCron } from "./cron.js";
 
-/** A pipeline's name: also a blob-name segment, so letters, digits, `.`, `_`, `-`. */
-export const PIPELINE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+/**
+ * A pipeline's name: also a blob-name segment, so letters, digits, `.`, `_`, `-`, and not ending in
+ * `.` (Azure Blob Storage: no path segment may end with a dot).
+ */
+export const PIPELINE_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,126}[A-Za-z0-9_-])?$/;
 
 /** Where a pipeline's Event Grid BlobCreated notifications come from. */
 export const BlobCreatedTrigger = z.object({

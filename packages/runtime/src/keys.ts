@@ -204,7 +204,7 @@ export class Keyring {
 
   /**
    * Re-reads the keyring now (concurrent callers share one read). A failed read keeps the last copy
-   * (a blob store hiccup must not lock every client out) and is retried on the next request.
+   * (a blob store hiccup must not lock every client out) for another cache period.
    */
   async refresh(): Promise<void> {
     this.#loading ??= (async () => {
@@ -215,6 +215,8 @@ export class Keyring {
         this.#loadedAt = Date.now();
       } catch (error) {
         if (error instanceof KeyringError && error.code === "SchemeMismatch") throw error;
+        // Tried again after another cache period, not on every request (each would wait for the store).
+        this.#loadedAt = Date.now();
         this.#logger.warn({ err: error, blob: KEYRING_BLOB }, "could not re-read the keyring; using the last copy");
       } finally {
         this.#loading = undefined;
@@ -326,7 +328,7 @@ export async function openServiceKeyring(
 ): Promise<OpenedKeyring> {
   const kek = platformKek(env);
   if (kek === undefined) {
-    options.logger.warn("RETRAIN_KEK is not set: API-key digests are plain SHA-256 and BES connection strings are stored in clear (see docs/security.md)");
+    options.logger.warn("RETRAIN_KEK is not set: API-key digests are plain SHA-256 and the trainer keeps BES connection strings and SAS tokens in clear (see docs/security.md)");
   }
   return Keyring.open({
     store: options.store,

@@ -4,7 +4,7 @@
 // own nats configuration), an Azurite and an OTLP sink this test starts — and must become ready,
 // pass the container health check the file declares, and stop cleanly on SIGTERM.
 import { spawnSync } from "node:child_process";
-import { readFile, writeFile } from "node:fs/promises";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import { join, resolve } from "node:path";
 import { Cleanup, findExecutable, freePort, spawnManaged, startAzurite, tempDir, waitFor, waitForPort, type AzuriteFixture, type ServiceProcess } from "@retrain/testing";
@@ -210,7 +210,6 @@ describe("docker-compose.yml", () => {
     afterAll(() => cleanup.run(), 60_000);
 
     it("covers every service under services/ except the embedded default", async () => {
-      const { readdir } = await import("node:fs/promises");
       const folders = (await readdir(join(root, "services"), { withFileTypes: true })).filter((d) => d.isDirectory() && d.name !== "embedded").map((d) => d.name);
       expect(app.map((s) => s.service).sort()).toEqual(folders.sort());
     });

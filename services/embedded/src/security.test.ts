@@ -180,6 +180,7 @@ const probes: Probe[] = [
   { surface: "ingestion upload", method: "PUT", path: () => "/v1/pipelines/p-b/datasets", missing: () => "/v1/pipelines/p-none/datasets", body: "x1,x2,label\n1,2,0\n" },
   { surface: "registry run", method: "GET", path: () => `/v1/runs/${runId}`, missing: () => `/v1/runs/${ulid()}` },
   { surface: "registry lineage", method: "GET", path: () => `/v1/runs/${runId}/lineage`, missing: () => `/v1/runs/${ulid()}/lineage` },
+  { surface: "registry spans (UI data)", method: "GET", path: () => `/v1/runs/${runId}/spans`, missing: () => `/v1/runs/${ulid()}/spans` },
   { surface: "evaluator evaluation", method: "GET", path: () => `/v1/runs/${runId}/evaluation`, missing: () => `/v1/runs/${ulid()}/evaluation` },
   { surface: "evaluator approve", method: "POST", path: () => `/v1/runs/${runId}/approve`, missing: () => `/v1/runs/${ulid()}/approve`, body: {} },
   { surface: "workspace keys", method: "GET", path: () => "/v1/workspaces/ws-b/keys", missing: () => "/v1/workspaces/ws-none/keys" },
@@ -207,6 +208,17 @@ describe("authentication on every HTTP surface", () => {
     // Nothing of B's beyond what the caller sent: no key names, no state.
     expect(foreign.text).not.toContain("ws-b/");
     expect(foreign.text).not.toMatch(/pending|Finished|PrimaryKey/);
+  });
+
+  it("lists show workspace A's key nothing of B's", async () => {
+    const lists = ["/v1/pipelines", "/v1/runs", "/v1/approvals?state=pending", "/v1/approvals?state=approved"];
+    for (const list of lists) {
+      const answer = await ok("GET", list, KA);
+      expect({ list, leaks: answer.text.includes("p-b") || answer.text.includes(runId) }).toEqual({ list, leaks: false });
+    }
+    expect((await ok("GET", "/v1/runs", ADMIN)).text).toContain(runId);
+    expect((await call("GET", "/workspaces/ws-b/webservices", { key: KA })).status).toBe(404);
+    expect((await call("GET", `/subscriptions/sub-b/providers/Microsoft.MachineLearning/webServices?${ARM_VERSION}`, { key: KA })).text).not.toContain("arm-b");
   });
 
   it("the secondary key opens the same workspace as the primary", async () => {

@@ -6,8 +6,10 @@ import { retrain } from "@retrain/cli/testing";
 import { createEvent, EventTypes, exampleData, parseEvent, ulid, type AnyEvent, type EventValidationError } from "@retrain/contracts";
 import { SeededRandom } from "@retrain/ml";
 import { startWebhookReceiver, type ReceivedWebhook, type WebhookReceiver } from "@retrain/notifier/testing";
-import { Cleanup, waitFor } from "@retrain/testing";
+import { ServiceBusClient } from "@azure/service-bus";
+import { Cleanup, startServiceBusPeer, waitFor } from "@retrain/testing";
 import { subscribeToRetrainEvents, type RetrainSubscriber } from "../../docs/examples/nats-subscriber.js";
+import { receiveRetrainEvents, TYPE_PROPERTY, typeRule } from "../../docs/examples/servicebus-subscriber.js";
 import { startDeployment, trainThroughBes, type Deployment } from "./deployment.js";
 import { buildAll } from "./processes.js";
 
@@ -189,5 +191,51 @@ describe("webhooks across processes (notifier over NATS JetStream + Azurite)", (
     expect(metadata.stderr).toContain("169.254.169.254, a link-local or cloud metadata address");
     const listed = await cli(deployment.key, "--json", "subscriptions");
     expect(listed.json<{ value: Array<{ url: string }> }>().value.map((s) => s.url)).not.toContain(silent.url);
+  });
+});
+
+// The Service Bus recipe's logic against the AMQP test peer (no Service Bus emulator runs here): the
+// rule from the recipe keeps the wanted types, valid events are handed on, invalid ones dead-lettered.
+describe("the Service Bus recipe (docs/examples/servicebus-subscriber.ts) against the AMQP test peer", () => {
+  const cleanup = new Cleanup();
+  afterAll(() => cleanup.run());
+
+  it("a subscription with the recipe's type rule receives only those types, validated; an invalid message is dead-lettered with the reason", async () => {
+    const peer = await startServiceBusPeer();
+    cleanup.add(() => peer.stop());
+    peer.createTopic("retrain");
+    peer.createSubscription("retrain", "storefront");
+    const client = new ServiceBusClient(peer.connectionString);
+    cleanup.add(() => client.close());
+    const rules = client.createRuleManager("retrain", "storefront");
+    await rules.deleteRule("$Default");
+    await rules.createRule("retrain-types", typeRule([EventTypes.EndpointUpdated, EventTypes.ModelRejected]));
+
+    const example = exampleData(EventTypes.EndpointUpdated);
+    const updated = createEvent(EventTypes.EndpointUpdated, { ...example, runId: ulid() }, { source: "/retrain/classic-promoter" });
+    const rejected = createEvent(EventTypes.ModelRejected, { ...exampleData(EventTypes.ModelRejected), runId: ulid() }, { source: "/retrain/evaluator" });
+    const trained = createEvent(EventTypes.ModelTrained, { ...exampleData(EventTypes.ModelTrained), runId: ulid() }, { source: "/retrain/trainer" });
+    const sender = client.createSender("retrain");
+    for (const event of [updated, trained, rejected]) {
+      await sender.sendMessages({ body: Buffer.from(JSON.stringify(event)), messageId: event.id, contentType: "application/cloudevents+json", applicationProperties: { [TYPE_PROPERTY]: event.type } });
+    }
+    await sender.sendMessages({ body: Buffer.from('{"specversion":"1.0","id":"bad"}'), messageId: "bad", applicationProperties: { [TYPE_PROPERTY]: EventTypes.EndpointUpdated } });
+    await sender.close();
+
+    const received: AnyEvent[] = [];
+    const invalid: EventValidationError[] = [];
+    const running = await receiveRetrainEvents({
+      connectionString: peer.connectionString,
+      topic: "retrain",
+      subscription: "storefront",
+      onEvent: async (event) => void received.push(event),
+      onInvalid: (error) => void invalid.push(error),
+    });
+    cleanup.add(() => running.close());
+    await waitFor(() => received.length === 2 && invalid.length === 1, { description: "two events and one invalid message" });
+    expect(received.map((e) => e.id)).toEqual([updated.id, rejected.id]);
+    expect(invalid[0]?.code).toBe("SchemaInvalid");
+    await waitFor(() => peer.counts("retrain/Subscriptions/storefront/$DeadLetterQueue").active === 1, { description: "the invalid message dead-lettered" });
+    await waitFor(() => peer.counts("retrain/Subscriptions/storefront").active === 0, { description: "the valid ones completed" });
   });
 });

@@ -49,6 +49,15 @@ describe("Dockerfile", () => {
     for (const service of services) expect(env).toContain(`${service.name.toUpperCase().replace(/-/g, "_")}_HOST=0.0.0.0`);
   });
 
+  it("can build every service: each services/<name> is the package @retrain/<name> with a main.ts (the build arg names both)", async () => {
+    const folders = (await readdir(join(root, "services"), { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
+    expect(folders.length).toBeGreaterThan(1);
+    for (const folder of folders) {
+      const manifest = JSON.parse(await readFile(join(root, "services", folder, "package.json"), "utf8")) as { name?: unknown };
+      expect({ folder, name: manifest.name, main: existsSync(join(root, "services", folder, "src", "main.ts")) }).toEqual({ folder, name: `@retrain/${folder}`, main: true });
+    }
+  });
+
   describe(`the pruned production output of ${SERVICE} (the Dockerfile's own pnpm deploy)`, () => {
     const cleanup = new Cleanup();
     let out = "";

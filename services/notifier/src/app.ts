@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { BlobStore } from "@retrain/blob";
 import type { EventBus, Subscription } from "@retrain/bus";
 import type { AnyEvent } from "@retrain/contracts";
-import { HttpError, principalOf, requireApiKey, routeParam, type ApiKeyVerifier, type Principal } from "@retrain/service-kit";
+import { HttpError, principalOf, requireApiKey, routeParam, type ApiKeyVerifier, type MetricsRegistry, type Principal } from "@retrain/service-kit";
 import type { Logger } from "@retrain/telemetry";
 import type { Router } from "express";
 import { z } from "zod";
@@ -36,6 +36,8 @@ export interface NotifierDeps {
   readonly concurrency?: number;
   /** Key-encryption key (`RETRAIN_KEK`): subscription secrets are sealed with it at rest. Default: stored as given. */
   readonly kek?: Buffer;
+  /** Where delivery attempts are counted and timed. Default: not recorded. */
+  readonly metrics?: MetricsRegistry;
 }
 
 /** The notifier: webhook subscriptions, their deliveries and the run-event consumer that makes them. */
@@ -67,6 +69,7 @@ export function createNotifier(deps: NotifierDeps): Notifier {
     secrets,
     scanIntervalMs: deps.scanIntervalMs ?? 10_000,
     maxInFlight: deps.maxInFlight ?? 32,
+    ...(deps.metrics !== undefined ? { metrics: deps.metrics } : {}),
   });
   const subscriptionDeps = { store: deps.store, policy, origin, handshakeTimeoutMs: timeoutMs, secrets };
   let subscription: Subscription | undefined;

@@ -1,4 +1,5 @@
 import { isBlobError, readJson, type BlobStore } from "@retrain/blob";
+import type { CounterMetric, HistogramMetric, MetricsRegistry } from "@retrain/service-kit";
 import type { Logger } from "@retrain/telemetry";
 import { deliveryBlob, parseDelivery, parsePendingBlob, PENDING_PREFIX, type DeliveryDocument } from "./documents.js";
 import { attemptDelivery, type AttemptDeps } from "./handlers/attempt.js";
@@ -9,6 +10,29 @@ export interface DispatcherOptions extends AttemptDeps {
   readonly scanIntervalMs: number;
   /** Calls in flight at once. */
   readonly maxInFlight: number;
+  /** Where attempt outcomes and latencies are recorded. Default: not recorded. */
+  readonly metrics?: MetricsRegistry;
+}
+
+/** `retrain_webhook_attempts_total{outcome}` and `retrain_webhook_attempt_duration_seconds{outcome}`. */
+interface AttemptMetrics {
+  readonly attempts: CounterMetric<"outcome">;
+  readonly latency: HistogramMetric<"outcome">;
+}
+
+function attemptMetrics(registry: MetricsRegistry): AttemptMetrics {
+  return {
+    attempts: registry.counter({
+      name: "retrain_webhook_attempts_total",
+      help: "Webhook delivery attempts by outcome: delivered, retry (failed, another attempt is due), dead (failed, the last), cancelled.",
+      labelNames: ["outcome"],
+    }),
+    latency: registry.histogram({
+      name: "retrain_webhook_attempt_duration_seconds",
+      help: "Time from the webhook call to the receiver's answer (or the failure), by outcome.",
+      labelNames: ["outcome"],
+    }),
+  };
 }
 
 // How old a pending marker without its delivery must be before the scan removes it.
@@ -23,6 +47,7 @@ const key = (subscriptionId: string, deliveryId: string): string => `${subscript
  */
 export class Dispatcher {
   readonly #options: DispatcherOptions;
+  readonly #metrics: AttemptMetrics | undefined;
   readonly #timers = new Map<string, NodeJS.Timeout>();
   readonly #running = new Map<string, Promise<void>>();
   readonly #queue: Array<{ subscriptionId: string; deliveryId: string }> = [];
@@ -34,6 +59,7 @@ export class Dispatcher {
 
   constructor(options: DispatcherOptions) {
     this.#options = options;
+    this.#metrics = options.metrics === undefined ? undefined : attemptMetrics(options.metrics);
   }
 
   get #store(): BlobStore {
@@ -85,6 +111,12 @@ export class Dispatcher {
   async #attempt(subscriptionId: string, deliveryId: string): Promise<void> {
     try {
       const result = await attemptDelivery(subscriptionId, deliveryId, this.#options, this.#abort.signal);
+      if (result.kind === "attempted" && this.#metrics !== undefined) {
+        const state = result.delivery.state;
+        const outcome = state === "pending" ? "retry" : state;
+        this.#metrics.attempts.inc({ outcome });
+        if (result.attempt?.latencyMs !== undefined) this.#metrics.latency.observe({ outcome }, result.attempt.latencyMs / 1000);
+      }
       if (result.delivery !== undefined) this.#schedule(result.delivery);
     } catch (error) {
       // The store failed; the marker stays and the next scan tries again.

@@ -1,6 +1,6 @@
 // The notifier as its own process: wiring only.
 import { connectBus, generatedAdminKeyNotice, openBlobStore, openServiceKeyring, platformKek, readConfigFile } from "@retrain/runtime";
-import { createHttpApp, createShutdown, startHttpServer } from "@retrain/service-kit";
+import { createHttpApp, createShutdown, MetricsRegistry, startHttpServer } from "@retrain/service-kit";
 import { createLogger, setupTelemetry } from "@retrain/telemetry";
 import { createNotifier } from "./app.js";
 import { loadNotifierConfig } from "./config.js";
@@ -16,6 +16,7 @@ const { keyring, generatedAdminKey } = await openServiceKeyring(config, { store,
 // The bootstrap admin key is shown once, on stdout, never through the logger.
 if (generatedAdminKey !== undefined) console.log(generatedAdminKeyNotice(generatedAdminKey));
 const kek = platformKek(config);
+const metrics = new MetricsRegistry({ defaultLabels: { service: "notifier" } });
 const notifier = createNotifier({
   store,
   bus,
@@ -29,10 +30,12 @@ const notifier = createNotifier({
   maxInFlight: config.NOTIFIER_MAX_IN_FLIGHT,
   concurrency: config.NOTIFIER_CONCURRENCY,
   ...(kek !== undefined ? { kek } : {}),
+  metrics,
 });
 const { app } = createHttpApp({
   serviceName: "notifier",
   logger,
+  registry: metrics,
   routes: (router) => {
     keyring.registerRoutes(router);
     notifier.registerRoutes(router);

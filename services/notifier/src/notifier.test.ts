@@ -2,7 +2,7 @@ import { createHmac, randomBytes } from "node:crypto";
 import { FileSystemBlobStore } from "@retrain/blob";
 import { MemoryBus } from "@retrain/bus";
 import { createEvent, EventTypes, exampleData, ulid, type AnyEvent } from "@retrain/contracts";
-import { apiKeyVerifier, createHttpApp, startHttpServer, type Principal } from "@retrain/service-kit";
+import { apiKeyVerifier, createHttpApp, MetricsRegistry, startHttpServer, type Principal } from "@retrain/service-kit";
 import { silentLogger } from "@retrain/telemetry";
 import { Cleanup, tempDir, waitFor } from "@retrain/testing";
 import { createNotifier, type Notifier, type NotifierDeps } from "./app.js";
@@ -38,7 +38,7 @@ describe("the notifier (in-memory bus, filesystem store, real HTTP receivers)", 
   let bus: MemoryBus;
   let notifier: Notifier;
   let url = "";
-  const options: { -readonly [K in keyof NotifierDeps]?: NotifierDeps[K] } = { retryScheduleMs: [40, 40], timeoutMs: 2_000, scanIntervalMs: 100, kek: randomBytes(32) };
+  const options: { -readonly [K in keyof NotifierDeps]?: NotifierDeps[K] } = { retryScheduleMs: [40, 40], timeoutMs: 2_000, scanIntervalMs: 100, kek: randomBytes(32), metrics: new MetricsRegistry({ defaultMetrics: false }) };
 
   async function startNotifier(): Promise<Notifier> {
     const created = createNotifier({ store, bus, logger: silentLogger(), verifyKey, allowHttpHosts: ["127.0.0.1"], ...options });
@@ -172,6 +172,10 @@ describe("the notifier (in-memory bus, filesystem store, real HTTP receivers)", 
     for (const a of delivery.attempts) expect(a.latencyMs).toBeGreaterThanOrEqual(0);
     expect(receiver.received.map((r) => r.headers["webhook-id"])).toEqual([event.id, event.id, event.id]);
     for (const r of receiver.received) expect(signatureVerifies(secret, r)).toBe(true);
+    const text = (await options.metrics?.metrics()) ?? "";
+    expect(Number(/retrain_webhook_attempts_total\{outcome="retry"\} (\d+)/.exec(text)?.[1])).toBeGreaterThanOrEqual(2);
+    expect(Number(/retrain_webhook_attempts_total\{outcome="delivered"\} (\d+)/.exec(text)?.[1])).toBeGreaterThanOrEqual(1);
+    expect(text).toContain('retrain_webhook_attempt_duration_seconds_count{outcome="retry"}');
     // The pending marker goes right after the record is written.
     await waitFor(async () => (await store.head(pendingBlob(id, delivery.id))) === undefined, { description: "the pending marker to go" });
   });

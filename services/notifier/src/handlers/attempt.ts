@@ -27,7 +27,7 @@ export interface AttemptDeps {
 /** What {@link attemptDelivery} did. */
 export type AttemptResult =
   | { readonly kind: "skipped"; readonly delivery?: DeliveryDocument }
-  | { readonly kind: "attempted"; readonly delivery: DeliveryDocument };
+  | { readonly kind: "attempted"; readonly delivery: DeliveryDocument; readonly attempt: Attempt | undefined };
 
 const INTERRUPTED =
   "the notifier stopped before it recorded the answer (the receiver may have got this attempt; it dedupes by webhook-id)";
@@ -134,7 +134,7 @@ export async function attemptDelivery(subscriptionId: string, deliveryId: string
   const log = { subscriptionId, deliveryId, eventId: delivery.eventId, attempt: n, status: outcome.statusCode, state: delivery.state };
   if (delivery.state === "dead") deps.logger.warn({ ...log, reason: outcome.error }, "webhook delivery dead-lettered");
   else deps.logger.debug(log, "webhook delivery attempted");
-  return { kind: "attempted", delivery };
+  return { kind: "attempted", delivery, attempt: delivery.attempts.find((a) => a.n === n) };
 }
 
 /**

@@ -51,7 +51,11 @@ export interface Notifier {
 
 export const DEFAULT_RETRY_SCHEDULE_MS: readonly number[] = [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000];
 
-const DeliveriesQuery = z.object({ state: DeliveryState.optional() });
+const DeliveriesQuery = z.object({
+  state: DeliveryState.optional(),
+  /** Newest first; at most this many. */
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
 
 /** Builds the notifier from its dependencies (no I/O until `start`). */
 export function createNotifier(deps: NotifierDeps): Notifier {
@@ -102,8 +106,9 @@ export function createNotifier(deps: NotifierDeps): Notifier {
       });
       router.get("/v1/subscriptions/:id/deliveries", auth, async (req, res) => {
         const sub = await visibleSubscription(deps.store, routeParam(req, "id"), principalOf<Principal>(res));
-        const { state } = DeliveriesQuery.parse(req.query);
-        res.json({ subscriptionId: sub.id, value: (await listDeliveries(deps.store, sub.id, state)).map((d) => deliveryView(d)) });
+        const { state, limit } = DeliveriesQuery.parse(req.query);
+        const all = await listDeliveries(deps.store, sub.id, state);
+        res.json({ subscriptionId: sub.id, total: all.length, value: all.slice(0, limit).map((d) => deliveryView(d)) });
       });
       router.get("/v1/subscriptions/:id/deliveries/:deliveryId", auth, async (req, res) => {
         const sub = await visibleSubscription(deps.store, routeParam(req, "id"), principalOf<Principal>(res));

@@ -192,6 +192,7 @@ describe("the notifier (in-memory bus, filesystem store, real HTTP receivers)", 
     expect(dead[0]?.attempts.map((a) => a.statusCode)).toEqual([503, 429, 502]);
     expect(dead[0]?.attempts.every((a) => a.outcome === "failed" && typeof a.error === "string" && a.latencyMs !== undefined)).toBe(true);
     expect(await deliveries(id, "delivered")).toEqual([]);
+    expect((await call("GET", `/v1/subscriptions/${id}/deliveries?limit=0`, KEY_A)).status).toBe(400);
     const one = await call("GET", `/v1/subscriptions/${id}/deliveries/${dead[0]?.id}`, KEY_A);
     expect(one.body).toMatchObject({ id: event.id, state: "dead", event: { id: event.id, type: EventTypes.EndpointUpdated } });
     expect((await call("GET", `/v1/subscriptions/${id}/deliveries/no-such-delivery`, KEY_A)).status).toBe(404);

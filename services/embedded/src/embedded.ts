@@ -13,7 +13,7 @@ import { createNotifier } from "@retrain/notifier";
 import { createRegistry } from "@retrain/registry";
 import { Keyring, type WorkspaceConfig } from "@retrain/runtime";
 import { createMlRuntime, createScoring, loadOrCreateKek } from "@retrain/scoring";
-import { createHttpApp, MetricsRegistry, startHttpServer, type ApiKeyVerifier, type Principal, type RunningServer } from "@retrain/service-kit";
+import { createHttpApp, MetricsRegistry, registerBusMetrics, startHttpServer, type ApiKeyVerifier, type Principal, type RunningServer } from "@retrain/service-kit";
 import type { Logger } from "@retrain/telemetry";
 import { createTrainer } from "@retrain/trainer";
 
@@ -115,6 +115,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
   const adminKey = options.adminKey ?? opened.generatedAdminKey ?? internalKey;
   const ownHost = new URL(url).host;
   const metricsRegistry = new MetricsRegistry({ defaultLabels: { service: "retrain" } });
+  registerBusMetrics(metricsRegistry, bus);
 
   const trainer = createTrainer({ store, bus, logger, verifyKey, kek, container: "retrain", ownHost, ...(options.jobAckWaitMs !== undefined ? { jobAckWaitMs: options.jobAckWaitMs } : {}) });
   const scoring = createScoring({ store, bus, logger, verifyKey, kek, publicUrl: url, registry: metricsRegistry, runtime: createMlRuntime(), ownHost });
@@ -122,7 +123,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
   const evaluator = createEvaluator({ store, bus, logger, verifyKey, champions: new ScoringClient({ baseUrl: url, apiKey: internalKey, timeoutMs: 30_000 }) });
   const classicPromoter = createClassicPromoter({ store, bus, logger, scoringUrl: url, scoringKey: internalKey });
   const newPromoter = createNewPromoter({ store, bus, logger, scoringUrl: url, scoringKey: internalKey });
-  const registry = createRegistry({ store, bus, logger, verifyKey });
+  const registry = createRegistry({ store, bus, logger, verifyKey, metrics: metricsRegistry });
   const notifier = createNotifier({ store, bus, logger, verifyKey, kek, allowHttpHosts: options.webhookLocalHosts ?? [] });
 
   // BES keys: a workspace key opens its training web services; endpoint keys open their endpoint's jobs.
@@ -152,6 +153,8 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
   // Consumers before producers: every group exists before the first event is published.
   await registry.start();
   await notifier.start();
+  trainer.jobs.registerMetrics(metricsRegistry);
+  scoring.jobs.registerMetrics(metricsRegistry);
   await scoring.start();
   await classicPromoter.start();
   await newPromoter.start();

@@ -116,12 +116,13 @@ export const registerSubscriptions: CommandGroup = (program, context) => {
     .command("deliveries <subscription>")
     .description("a subscription's delivery log: every event, its state and every attempt (status, latency, error)")
     .option("--dead", "only the dead-letter list (deliveries whose last attempt failed)")
-    .action(async (subscription: string, options: { dead?: boolean }, command) => {
+    .option("--limit <n>", "show at most this many, newest first (default 100)")
+    .action(async (subscription: string, options: { dead?: boolean; limit?: string }, command) => {
       const ctx = context(command);
       const { body } = await ctx
         .api("notifier")
-        .get<{ subscriptionId: string; value: DeliveryView[] }>(`/v1/subscriptions/${encodeURIComponent(subscription)}/deliveries`, {
-          query: { state: options.dead === true ? "dead" : undefined },
+        .get<{ subscriptionId: string; total?: number; value: DeliveryView[] }>(`/v1/subscriptions/${encodeURIComponent(subscription)}/deliveries`, {
+          query: { state: options.dead === true ? "dead" : undefined, limit: options.limit },
         });
       if (body.value.length === 0) {
         ctx.out.result(body, options.dead === true ? `no dead deliveries for ${subscription}` : `no deliveries for ${subscription} yet`);
@@ -130,6 +131,7 @@ export const registerSubscriptions: CommandGroup = (program, context) => {
       const rows = body.value.map((d) => [d.id, d.shortType, d.runId, d.state, d.attempts.length, lastAttempt(d), formatTime(d.nextAttemptAt)]);
       const lines = [table(rows, ["DELIVERY", "TYPE", "RUN", "STATE", "ATTEMPTS", "LAST", "NEXT (UTC)"])];
       for (const d of body.value) lines.push("", `${d.id} (${d.state}):`, ...attemptLines(d));
+      if (body.total !== undefined && body.total > body.value.length) lines.push("", `showing the newest ${body.value.length} of ${body.total} (--limit)`);
       ctx.out.result(body, lines);
     });
 

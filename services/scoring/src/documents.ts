@@ -135,6 +135,8 @@ export const TargetDoc = z.object({
   model: ServedModelState.optional(),
   /** Highest run sequence ever served, per pipeline ("" for none): stale updates are refused against it. */
   sequences: z.record(z.string(), z.number().int().nonnegative()),
+  /** Run ids of the rollbacks this target applied (the latest 100): the same rollback again is refused. */
+  rollbacks: z.array(z.string()).optional(),
   outbox: z.array(AuditEntry),
   /** Bumped by every write, so a replica never applies an older read over a newer one. */
   generation: z.number().int().nonnegative(),

@@ -67,6 +67,8 @@ function summary(model: ServedModelState): ModelSummary {
  *   pipeline is stale (duplicates and stragglers never move a target backwards);
  * - a rollback (or refresh) is explicit and skips that check; it does not lower the high-water mark,
  *   so after rolling back only a newer run can promote again;
+ * - a rollback is applied once: the same rollback (its own run id) arriving again after the target
+ *   moved on is stale too, so a straggling rollback never undoes a later promotion;
  * - anything else is a new revision (revision + 1) with its audit entry in the outbox.
  */
 export function planModelChange(doc: TargetDoc, change: ModelChange): ChangePlan {
@@ -77,6 +79,9 @@ export function planModelChange(doc: TargetDoc, change: ModelChange): ChangePlan
   }
   const pipeline = run?.pipeline ?? "";
   const highest = doc.sequences[pipeline];
+  if (reason === "rollback" && run?.runId !== undefined && (doc.rollbacks ?? []).includes(run.runId)) {
+    return { outcome: "stale", doc, highest: highest ?? run.runSequence ?? 0, pipeline };
+  }
   const explicit = reason === "rollback" || reason === "refresh";
   if (!explicit && run?.runSequence !== undefined && highest !== undefined && run.runSequence < highest) {
     return { outcome: "stale", doc, highest, pipeline };
@@ -110,5 +115,6 @@ export function planModelChange(doc: TargetDoc, change: ModelChange): ChangePlan
     caller: change.caller,
     time: change.now.toISOString(),
   };
-  return { outcome: "applied", doc: { ...doc, model, sequences, outbox: [...doc.outbox, entry] }, entry };
+  const rollbacks = reason === "rollback" && run?.runId !== undefined ? { rollbacks: [...(doc.rollbacks ?? []), run.runId].slice(-100) } : {};
+  return { outcome: "applied", doc: { ...doc, model, sequences, ...rollbacks, outbox: [...doc.outbox, entry] }, entry };
 }

@@ -73,6 +73,31 @@ describe("planModelChange", () => {
     expect(apply(change("d")).outcome).toBe("applied");
     expect(doc.model?.revision).toBe(5);
   });
+
+  it("applies a rollback once: the same rollback straggling in after a newer promotion is stale, as is the old promotion it restored", () => {
+    let doc = target();
+    const apply = (c: ModelChange) => {
+      const plan = planModelChange(doc, c);
+      if (plan.outcome === "applied") doc = plan.doc;
+      return plan;
+    };
+    apply(change("a", { runId: "r1", runSequence: 1, pipeline: "p" }));
+    apply(change("b", { runId: "r2", runSequence: 2, pipeline: "p" }));
+    const rollback = change("a", { runId: "rb1", runSequence: 1, pipeline: "p" }, "rollback");
+    expect(apply(rollback).outcome).toBe("applied");
+    expect(doc.model).toMatchObject({ revision: 3, reason: "rollback", runId: "rb1" });
+    // Delivered twice in a row: the same revision stands.
+    expect(apply(rollback).outcome).toBe("unchanged");
+    // A stale duplicate of the older normal promotion is still refused.
+    expect(apply(change("a", { runId: "r1", runSequence: 1, pipeline: "p" })).outcome).toBe("stale");
+    expect(apply(change("c", { runId: "r3", runSequence: 3, pipeline: "p" })).outcome).toBe("applied");
+    // The rollback again, after the newer promotion: refused, the endpoint does not move back.
+    expect(apply(rollback)).toMatchObject({ outcome: "stale", highest: 3 });
+    expect(doc.model).toMatchObject({ revision: 4, runId: "r3" });
+    // A new rollback (its own run id) is a decision of its own and goes through.
+    expect(apply(change("a", { runId: "rb2", runSequence: 1, pipeline: "p" }, "rollback")).outcome).toBe("applied");
+    expect(doc.rollbacks).toEqual(["rb1", "rb2"]);
+  });
 });
 
 describe("KeyVault", () => {

@@ -5,43 +5,60 @@
 //     SERVICEBUS_CONNECTION_STRING='Endpoint=sb://…' RETRAIN_TOPIC=retrain SUBSCRIPTION=team-storefront \
 //     node docs/examples/dist/servicebus-subscriber.js
 //
-// Retrain publishes every event to the deployment's topic as a structured-mode CloudEvent (JSON body)
-// with the event type in the application property `type` (see docs/events.md). A subscription with a
-// rule on that property receives only the types you want; Service Bus keeps your position, your
-// retries (abandon → redelivered, deliveryCount + 1) and your dead letters
+// Retrain publishes every event to the deployment's topic (its SERVICEBUS_TOPIC, default `retrain`) as
+// a structured-mode CloudEvent (JSON body, content type `application/cloudevents+json`) with the event
+// type in the application property `retrain-event-type` (and in the message subject). A subscription
+// whose rules match that property receives only the types you want; Service Bus keeps your position,
+// your retries (abandon → redelivered, deliveryCount + 1) and your dead letters
 // (`<topic>/Subscriptions/<name>/$DeadLetterQueue`) apart from Retrain's own subscriptions.
 //
 // The subscription is created once, by whoever administers the namespace — in code as below, or:
 //   az servicebus topic subscription create -g <rg> --namespace-name <ns> --topic-name retrain -n team-storefront
-//   az servicebus topic subscription rule delete -g <rg> --namespace-name <ns> --topic-name retrain --subscription-name team-storefront -n '$Default'
 //   az servicebus topic subscription rule create -g <rg> --namespace-name <ns> --topic-name retrain \
 //     --subscription-name team-storefront -n retrain-types \
-//     --filter-sql-expression "type IN ('retrain.endpoint.updated.v1', 'retrain.model.rejected.v1')"
-import { ServiceBusAdministrationClient, ServiceBusClient, type ServiceBusReceivedMessage } from "@azure/service-bus";
+//     --filter-sql-expression "[retrain-event-type] IN ('retrain.endpoint.updated.v1', 'retrain.model.rejected.v1')"
+//   az servicebus topic subscription rule delete -g <rg> --namespace-name <ns> --topic-name retrain --subscription-name team-storefront -n '$Default'
+import { isServiceBusError, ServiceBusAdministrationClient, ServiceBusClient, type CorrelationRuleFilter, type ServiceBusReceivedMessage } from "@azure/service-bus";
 import { catalog, decodeEvent, EventTypes, EventValidationError, parseEvent, type AnyEvent, type EventType } from "@retrain/contracts";
 
 /** The application property that carries the CloudEvent type on every message Retrain sends. */
-export const TYPE_PROPERTY = "type";
+export const TYPE_PROPERTY = "retrain-event-type";
 
-/** The rule that keeps `types` only: one correlation filter for one type, a SQL `IN` for several. */
-export function typeRule(types: readonly EventType[]): { sqlExpression: string } | { applicationProperties: Record<string, string> } {
-  const [only] = types;
-  if (types.length === 1 && only !== undefined) return { applicationProperties: { [TYPE_PROPERTY]: only } };
-  return { sqlExpression: `${TYPE_PROPERTY} IN (${types.map((t) => `'${t}'`).join(", ")})` };
+/** One correlation rule per type on {@link TYPE_PROPERTY} (a subscription's rules are OR-ed). */
+export function typeRules(types: readonly EventType[]): Array<{ name: string; filter: CorrelationRuleFilter }> {
+  return types.map((type) => ({ name: `type-${catalog[type].name}`, filter: { applicationProperties: { [TYPE_PROPERTY]: type } } }));
 }
 
 /**
- * Creates the subscription with its type rule unless it exists (needs Manage rights on the namespace;
- * with only Listen rights, have an administrator run the `az` commands above instead).
+ * Gives a subscription the type rules and then drops the catch-all `$Default` rule, over AMQP (Listen
+ * rights are not enough: this needs Manage). Safe to run again.
+ */
+export async function setTypeRules(client: ServiceBusClient, topic: string, subscription: string, types: readonly EventType[]): Promise<void> {
+  const rules = client.createRuleManager(topic, subscription);
+  const ignore = (code: string) => (error: unknown) => {
+    if (!isServiceBusError(error) || error.code !== code) throw error;
+  };
+  for (const rule of typeRules(types)) await rules.createRule(rule.name, rule.filter).catch(ignore("MessagingEntityAlreadyExists"));
+  // Last, so the subscription never receives nothing while it is set up.
+  await rules.deleteRule("$Default").catch(ignore("MessagingEntityNotFound"));
+}
+
+/**
+ * Creates the subscription (administration API, HTTPS) unless it exists, then sets its type rules.
+ * Needs Manage rights on the namespace; with only Listen rights, have an administrator run the `az`
+ * commands above instead.
  */
 export async function ensureSubscription(connectionString: string, topic: string, subscription: string, types: readonly EventType[]): Promise<void> {
   const admin = new ServiceBusAdministrationClient(connectionString);
-  if (await admin.subscriptionExists(topic, subscription)) return;
-  await admin.createSubscription(topic, subscription, {
-    maxDeliveryCount: 10,
-    deadLetteringOnFilterEvaluationExceptions: true,
-    defaultRuleOptions: { name: "retrain-types", filter: typeRule(types) },
-  });
+  if (!(await admin.subscriptionExists(topic, subscription))) {
+    await admin.createSubscription(topic, subscription, { maxDeliveryCount: 10, deadLetteringOnFilterEvaluationExceptions: true });
+  }
+  const client = new ServiceBusClient(connectionString);
+  try {
+    await setTypeRules(client, topic, subscription, types);
+  } finally {
+    await client.close();
+  }
 }
 
 /** The event in a message: the body as bytes or text (decoded), or as already-parsed JSON (checked). */

@@ -3,13 +3,14 @@
 // (docs/examples/nats-subscriber.ts) on the same deployment.
 import { createHmac } from "node:crypto";
 import { retrain } from "@retrain/cli/testing";
-import { createEvent, EventTypes, exampleData, parseEvent, ulid, type AnyEvent, type EventValidationError } from "@retrain/contracts";
+import { EVENT_TYPE_PROPERTY } from "@retrain/bus";
+import { createEvent, encodeEvent, EventTypes, exampleData, parseEvent, ulid, type AnyEvent, type EventValidationError } from "@retrain/contracts";
 import { SeededRandom } from "@retrain/ml";
 import { startWebhookReceiver, type ReceivedWebhook, type WebhookReceiver } from "@retrain/notifier/testing";
 import { ServiceBusClient } from "@azure/service-bus";
 import { Cleanup, startServiceBusPeer, waitFor } from "@retrain/testing";
 import { subscribeToRetrainEvents, type RetrainSubscriber } from "../../docs/examples/nats-subscriber.js";
-import { receiveRetrainEvents, TYPE_PROPERTY, typeRule } from "../../docs/examples/servicebus-subscriber.js";
+import { receiveRetrainEvents, setTypeRules, TYPE_PROPERTY } from "../../docs/examples/servicebus-subscriber.js";
 import { startDeployment, trainThroughBes, type Deployment } from "./deployment.js";
 import { buildAll } from "./processes.js";
 
@@ -200,16 +201,18 @@ describe("the Service Bus recipe (docs/examples/servicebus-subscriber.ts) agains
   const cleanup = new Cleanup();
   afterAll(() => cleanup.run());
 
-  it("a subscription with the recipe's type rule receives only those types, validated; an invalid message is dead-lettered with the reason", async () => {
+  it("a subscription with the recipe's rules on the adapter's type property receives only those types, validated; an invalid message is dead-lettered with the reason", async () => {
     const peer = await startServiceBusPeer();
     cleanup.add(() => peer.stop());
     peer.createTopic("retrain");
     peer.createSubscription("retrain", "storefront");
     const client = new ServiceBusClient(peer.connectionString);
     cleanup.add(() => client.close());
-    const rules = client.createRuleManager("retrain", "storefront");
-    await rules.deleteRule("$Default");
-    await rules.createRule("retrain-types", typeRule([EventTypes.EndpointUpdated, EventTypes.ModelRejected]));
+    await setTypeRules(client, "retrain", "storefront", [EventTypes.EndpointUpdated, EventTypes.ModelRejected]);
+    // Safe to run again.
+    await setTypeRules(client, "retrain", "storefront", [EventTypes.EndpointUpdated, EventTypes.ModelRejected]);
+    // The property the recipe filters on is the one the Service Bus adapter sends.
+    expect(TYPE_PROPERTY).toBe(EVENT_TYPE_PROPERTY);
 
     const example = exampleData(EventTypes.EndpointUpdated);
     const updated = createEvent(EventTypes.EndpointUpdated, { ...example, runId: ulid() }, { source: "/retrain/classic-promoter" });
@@ -217,7 +220,8 @@ describe("the Service Bus recipe (docs/examples/servicebus-subscriber.ts) agains
     const trained = createEvent(EventTypes.ModelTrained, { ...exampleData(EventTypes.ModelTrained), runId: ulid() }, { source: "/retrain/trainer" });
     const sender = client.createSender("retrain");
     for (const event of [updated, trained, rejected]) {
-      await sender.sendMessages({ body: Buffer.from(JSON.stringify(event)), messageId: event.id, contentType: "application/cloudevents+json", applicationProperties: { [TYPE_PROPERTY]: event.type } });
+      // As the Service Bus adapter sends an event: the encoded CloudEvent, the type as property and subject.
+      await sender.sendMessages({ body: encodeEvent(event), messageId: event.id, contentType: "application/cloudevents+json; charset=utf-8", subject: event.type, applicationProperties: { [TYPE_PROPERTY]: event.type } });
     }
     await sender.sendMessages({ body: Buffer.from('{"specversion":"1.0","id":"bad"}'), messageId: "bad", applicationProperties: { [TYPE_PROPERTY]: EventTypes.EndpointUpdated } });
     await sender.close();

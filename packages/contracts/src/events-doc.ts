@@ -344,7 +344,7 @@ export function renderEventsMarkdown(options: EventsDocOptions = {}): string {
       "",
       `\`${e.type}\` — ${e.summary}`,
       "",
-      `- **Subject (NATS):** \`${e.address}\` · **Service Bus:** application property \`type\` = \`${e.type}\``,
+      `- **Subject (NATS):** \`${e.address}\` · **Service Bus:** application property \`retrain-event-type\` = \`${e.type}\``,
       `- **Produced by:** ${e.producers.join(", ") || "—"} · **consumed in Retrain by:** ${e.consumers.join(", ") || "—"}`,
       "",
       ...fieldTable(e.fields, "data."),

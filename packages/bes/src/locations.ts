@@ -190,6 +190,9 @@ export async function locationExists(location: DataLocation, deps: LocationDeps,
       } catch (error) {
         // The caller named a container that does not exist: for them, the blob is not there.
         if (isBlobError(error, "ContainerNotFound")) return false;
+        // A name no blob can have (`..` segments, control characters, over 1024 characters) is the
+        // caller's mistake (400), not the server's (500).
+        if (isBlobError(error, "InvalidName")) throw besError("InvalidBlob", `The blob name of '${target}' is not valid: ${error.message}`, target);
         throw error;
       }
     case "url":

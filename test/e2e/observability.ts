@@ -1,0 +1,125 @@
+// Test support for the observability suites: an OTLP/HTTP JSON collector the services export to
+// (which also forwards what it receives to the registry, as a collector fanning out would), every
+// line a service process writes, and the churn data the runs train on.
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { SeededRandom } from "@retrain/ml";
+import { decodeOtlpTraces, type ReceivedSpan } from "@retrain/telemetry";
+import type { Deployment } from "./deployment.js";
+
+/** A running OTLP/HTTP receiver. */
+export interface OtlpCollector {
+  /** Base URL, for OTEL_EXPORTER_OTLP_ENDPOINT. */
+  readonly url: string;
+  /** Every span received so far. */
+  readonly spans: ReceivedSpan[];
+  /** Bodies that were not OTLP JSON traces (should stay empty). */
+  readonly rejected: string[];
+  /** From now on, also POST every body received to `url`/v1/traces with `key` (the registry's receiver). */
+  forwardTo(url: string, key: string): void;
+  /** Forwards still in flight, and whether each was accepted. */
+  forwarded(): Promise<number[]>;
+  close(): Promise<void>;
+}
+
+/** Starts an OTLP/HTTP JSON trace receiver on a free loopback port. */
+export async function startOtlpCollector(): Promise<OtlpCollector> {
+  const spans: ReceivedSpan[] = [];
+  const rejected: string[] = [];
+  const forwards: Array<Promise<number>> = [];
+  let target: { url: string; key: string } | undefined;
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      const text = Buffer.concat(chunks).toString("utf8");
+      try {
+        spans.push(...decodeOtlpTraces(JSON.parse(text)));
+      } catch (error) {
+        rejected.push(`${req.url ?? ""}: ${(error as Error).message}`);
+        res.writeHead(400).end();
+        return;
+      }
+      res.writeHead(200, { "content-type": "application/json" }).end("{}");
+      if (target !== undefined) {
+        forwards.push(
+          fetch(`${target.url}/v1/traces`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${target.key}` }, body: text }).then(
+            async (r) => (await r.text(), r.status),
+            () => 0,
+          ),
+        );
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    spans,
+    rejected,
+    forwardTo: (url, key) => void (target = { url, key }),
+    forwarded: () => Promise.all(forwards),
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** Every line a deployment's service processes write, from their start (what they printed before is taken from their buffer). */
+export interface ServiceOutput {
+  /** All lines so far, each with the service that wrote it. */
+  lines(): Array<{ service: string; line: string }>;
+}
+
+/** Starts capturing every service's stdout and stderr. Call right after the deployment started. */
+export function captureOutput(deployment: Deployment): ServiceOutput {
+  const captured: Array<{ service: string; text: () => string }> = [];
+  for (const service of deployment.services) {
+    const proc = service.current.process;
+    // What the process wrote before this point is in its (64 KiB) buffer; everything after is kept here.
+    let text = proc.output();
+    const keep = (chunk: Buffer) => void (text += chunk.toString("utf8"));
+    proc.child.stdout?.on("data", keep);
+    proc.child.stderr?.on("data", keep);
+    captured.push({ service: service.name, text: () => text });
+  }
+  return {
+    lines: () =>
+      captured.flatMap(({ service, text }) =>
+        text()
+          .split("\n")
+          .filter((line) => line.trim() !== "")
+          .map((line) => ({ service, line })),
+      ),
+  };
+}
+
+/** Churn data; `noise` makes the labels random (a model no better than chance: rejected). */
+export function churnCsv(rows: number, seed: number, noise = false): string {
+  const random = new SeededRandom(seed);
+  const lines = ["tenure,charges,plan,label"];
+  for (let i = 0; i < rows; i++) {
+    const tenure = random.nextFloat() * 60;
+    const charges = 20 + random.nextFloat() * 100;
+    const plan = ["basic", "plus", "pro"][random.nextInt(3)] ?? "basic";
+    const z = -0.08 * (tenure - 30) + 0.03 * (charges - 70) + (plan === "basic" ? 0.5 : 0);
+    const label = noise ? random.nextInt(2) : random.nextFloat() < 1 / (1 + Math.exp(-z)) ? 1 : 0;
+    lines.push(`${tenure.toFixed(1)},${charges.toFixed(2)},${plan},${label}`);
+  }
+  return lines.join("\n") + "\n";
+}
+
+/** The Prometheus text of a service's /metrics. */
+export async function scrape(url: string): Promise<string> {
+  const response = await fetch(`${url}/metrics`);
+  if (response.status !== 200) throw new Error(`GET ${url}/metrics answered ${response.status}`);
+  return response.text();
+}
+
+/** The value of the first sample of `name` whose labels include every one of `labels` (undefined when none). */
+export function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    if (!Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue;
+    return Number(line.slice(line.lastIndexOf(" ") + 1));
+  }
+  return undefined;
+}

@@ -49,6 +49,7 @@ export interface Notifier {
   stop(graceMs?: number): Promise<void>;
 }
 
+/** Delays before attempts 2–8: the Standard Webhooks example schedule (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h). */
 export const DEFAULT_RETRY_SCHEDULE_MS: readonly number[] = [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000];
 
 const DeliveriesQuery = z.object({

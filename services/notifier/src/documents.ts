@@ -76,19 +76,26 @@ export type DeliveryDocument = z.infer<typeof DeliveryDocument>;
 export const RunDocument = z.object({ runId: z.string(), workspace: z.string(), pipeline: z.string().optional() });
 export type RunDocument = z.infer<typeof RunDocument>;
 
+/** Parses a stored subscription (a zod check, not a cast). */
 export const parseSubscription = (value: unknown): SubscriptionDocument => SubscriptionDocument.parse(value);
+/** Parses a stored delivery. */
 export const parseDelivery = (value: unknown): DeliveryDocument => DeliveryDocument.parse(value);
+/** Parses a stored run workspace record. */
 export const parseRun = (value: unknown): RunDocument => RunDocument.parse(value);
 
+/** The blob of a subscription. */
 export function subscriptionBlob(id: string): string {
   return `${SUBSCRIPTIONS_PREFIX}${id}.json`;
 }
+/** The blob of one delivery (one event for one subscription). */
 export function deliveryBlob(subscriptionId: string, deliveryId: string): string {
   return `${DELIVERIES_PREFIX}${subscriptionId}/${deliveryId}.json`;
 }
+/** The pending marker of an unfinished delivery. */
 export function pendingBlob(subscriptionId: string, deliveryId: string): string {
   return `${PENDING_PREFIX}${subscriptionId}/${deliveryId}`;
 }
+/** The blob recording a run's workspace. */
 export function runBlob(runId: string): string {
   return `${RUNS_PREFIX}${safeSegment(runId)}.json`;
 }

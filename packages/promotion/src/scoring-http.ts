@@ -40,7 +40,8 @@ export async function callScoringHost(method: string, url: string, options: Call
   let response: Response;
   try {
     // A client span whose traceparent the scoring host continues: its PATCH / ARM update joins the run's trace.
-    response = await tracedFetch(url, { method, headers, signal, ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}) });
+    // A 404 is how the host says "no such endpoint yet": the promotion decides whether that is a failure.
+    response = await tracedFetch(url, { method, headers, signal, expectedStatuses: [404], ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}) });
   } catch (error) {
     throw new ScoringHostError(`${method} ${redact(url)} failed: ${error instanceof Error ? error.message : String(error)}`, { method, url: redact(url) }, { cause: error });
   }

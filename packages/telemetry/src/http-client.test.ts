@@ -51,18 +51,26 @@ describe("tracedFetch", () => {
     }
   });
 
-  it("marks a 4xx/5xx answer and a network failure as errors", async () => {
+  it("marks a 4xx/5xx answer and a network failure as errors, except a status the caller expects", async () => {
     const server = await startServer(503);
     try {
       await (await tracedFetch(`${server.url}/busy`)).text();
     } finally {
       await server.close();
     }
+    const lookup = await startServer(404);
+    try {
+      await (await tracedFetch(`${lookup.url}/v1/model`, { expectedStatuses: [404] })).text();
+    } finally {
+      await lookup.close();
+    }
     await expect(tracedFetch(server.url)).rejects.toThrow();
     const clients = telemetry.finishedSpans().filter((s) => s.kind === "client");
-    expect(clients.map((s) => s.status.code)).toEqual(["error", "error"]);
+    // The expected 404 (a lookup answered "none") is not a failure.
+    expect(clients.map((s) => s.status.code)).toEqual(["error", "unset", "error"]);
     expect(clients[0]?.status.message).toBe("HTTP 503");
-    expect(clients[1]?.events.map((e) => e.name)).toContain("exception");
+    expect(clients[1]?.attributes["http.response.status_code"]).toBe(404);
+    expect(clients[2]?.events.map((e) => e.name)).toContain("exception");
   });
 });
 

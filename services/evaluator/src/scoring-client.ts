@@ -93,7 +93,8 @@ export class ScoringClient {
   async #fetch(url: string, key: string, signal: AbortSignal | undefined, headers: Record<string, string>): Promise<Response> {
     const timeout = AbortSignal.timeout(this.#timeoutMs);
     try {
-      return await tracedFetch(url, { headers, signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]) });
+      // 404: the target serves no model yet (no champion), an answer rather than a failure.
+      return await tracedFetch(url, { headers, expectedStatuses: [404], signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]) });
     } catch (error) {
       signal?.throwIfAborted();
       throw new ScoringLookupError(`the scoring host could not be reached for ${key}: ${(error as Error).message}`, key, undefined, { cause: error });

@@ -30,6 +30,8 @@ interface Span {
   readonly startTimeMs: number;
   readonly durationMs: number;
   readonly status: { readonly code: string; readonly message?: string };
+  readonly kind?: string;
+  readonly attributes?: Readonly<Record<string, unknown>>;
 }
 
 /** One row of the waterfall. */
@@ -110,6 +112,19 @@ export function waterfallRows(stages: readonly TimelineStage[]): WaterfallRow[] 
   });
 }
 
+/** Messaging spans are named after the subject: show the event type; a client span gets the path it called. */
+function spanName(span: Span): string {
+  const messaging = /^(publish|process|receive|settle) (.*)$/.exec(span.name);
+  if (messaging !== null) {
+    const destination = messaging[2] ?? "";
+    const at = destination.indexOf("retrain.");
+    return `${messaging[1] ?? ""} ${at >= 0 ? destination.slice(at) : destination}`;
+  }
+  const url = span.attributes?.["url.full"];
+  if (span.kind === "client" && typeof url === "string" && URL.canParse(url)) return `${span.name} ${new URL(url).pathname}`;
+  return span.name;
+}
+
 const BAR_WIDTH = 32;
 
 /** `   ███████       `: where [start, start+duration] falls in [0, total], on a fixed width. */
@@ -178,7 +193,7 @@ export const registerTrace: CommandGroup = (program, context) => {
         lines.push(
           table(
             spanTree(spans).map(({ span, depth }) => [
-              `${"  ".repeat(Math.min(depth, 12))}${span.name}`,
+              `${"  ".repeat(Math.min(depth, 12))}${spanName(span)}`,
               span.serviceName.replace(/^retrain-/, ""),
               `+${formatDuration(span.startTimeMs - origin)}`,
               formatDuration(span.durationMs),

@@ -60,6 +60,7 @@ button.primary { background: var(--accent); color: #fff; border-color: var(--acc
 .pill.waiting { background: #fbf0d9; color: #7a5206; }
 .summary { display: flex; gap: 28px; flex-wrap: wrap; margin-bottom: 8px; }
 .summary div span { display: block; font-size: 12px; color: var(--muted); }
+svg.waterfall, svg.metric-chart { max-width: 100%; height: auto; }
 svg text { font: 12px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; fill: var(--fg); }
 svg .axis { stroke: var(--line); }
 svg .tick { fill: var(--muted); font-size: 11px; }
@@ -286,13 +287,28 @@ export const APP_JS = String.raw`(function () {
     return ordered;
   }
 
+  // Messaging spans are named after the subject ("<prefix>.retrain.model.trained.v1"): show the event
+  // type; a client span is named by its method only: add the path it called.
+  function spanName(s) {
+    var m = /^(publish|process|receive|settle) (.*)$/.exec(s.name);
+    if (m) {
+      var i = m[2].indexOf("retrain.");
+      return m[1] + " " + (i >= 0 ? m[2].slice(i) : m[2]);
+    }
+    var url = s.attributes && s.attributes["url.full"];
+    if (s.kind === "client" && typeof url === "string") {
+      try { return s.name + " " + new URL(url).pathname; } catch (e) { return s.name; }
+    }
+    return s.name;
+  }
+
   function waterfall(stages, spans) {
     var times = stages.map(function (s) { return Date.parse(s.at); });
     spans.forEach(function (s) { times.push(s.startTimeMs, s.startTimeMs + s.durationMs); });
     var t0 = Math.min.apply(null, times);
     var t1 = Math.max.apply(null, times);
     var total = Math.max(1, t1 - t0);
-    var LABEL = 300, BAR = 560, RIGHT = 90, ROW = 24, TOP = 28;
+    var LABEL = 380, BAR = 520, RIGHT = 90, ROW = 24, TOP = 28;
     var rows = stages.length + (spans.length ? spans.length + 1 : 0);
     var height = TOP + rows * ROW + 10;
     var width = LABEL + BAR + RIGHT;
@@ -322,12 +338,14 @@ export const APP_JS = String.raw`(function () {
       spanTree(spans).forEach(function (item) {
         var s = item.span;
         var service = (s.serviceName || "").replace(/^retrain-/, "");
-        var name = s.name.length > 34 ? s.name.slice(0, 33) + "…" : s.name;
+        var full = spanName(s);
+        var room = 44 - Math.min(item.depth, 12);
+        var name = full.length > room ? full.slice(0, room - 1) + "…" : full;
         var w2 = Math.max(2, x(s.startTimeMs + s.durationMs) - x(s.startTimeMs));
         children.push(svg("g", { class: "row span" }, [
           svg("text", { x: 4 + Math.min(item.depth, 12) * 10, y: y + 16 }, service + ": " + name),
           svg("rect", { class: "bar span" + (s.status && s.status.code === "error" ? " error" : ""), x: x(s.startTimeMs), y: y + 7, width: w2, height: ROW - 14, rx: 2 },
-            svg("title", null, s.name + " (" + service + "): " + formatDuration(s.durationMs) + (s.status && s.status.message ? " — " + s.status.message : ""))),
+            svg("title", null, full + " (" + service + "): " + formatDuration(s.durationMs) + (s.status && s.status.message ? " — " + s.status.message : ""))),
           svg("text", { class: "tick", x: Math.min(x(s.startTimeMs) + w2 + 6, LABEL + BAR + 4), y: y + 16 }, formatDuration(s.durationMs)),
         ]));
         y += ROW;

@@ -4,10 +4,22 @@ import { randomBytes } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { AzureBlobStore } from "@retrain/blob";
-import { connectNatsBus, type NatsBus } from "@retrain/bus";
+import { connectNatsBus, connectServiceBusBus, type EventBus } from "@retrain/bus";
 import { EventTypes, type AnyEvent } from "@retrain/contracts";
 import { silentLogger } from "@retrain/telemetry";
-import { Cleanup, freePort, startAzurite, startNatsServer, tempDir, uniqueName, waitFor, type NatsServerFixture, type ServiceProcess } from "@retrain/testing";
+import {
+  Cleanup,
+  freePort,
+  startAzurite,
+  startNatsServer,
+  startServiceBusPeer,
+  tempDir,
+  uniqueName,
+  waitFor,
+  type NatsServerFixture,
+  type ServiceBusPeer,
+  type ServiceProcess,
+} from "@retrain/testing";
 import { startRestartableService, type RestartableService } from "./processes.js";
 
 /** Options for {@link startDeployment}. */
@@ -23,7 +35,12 @@ export interface DeploymentOptions {
   readonly scorings?: number;
   /** Extra environment for every service (e.g. OTEL_* variables). */
   readonly env?: NodeJS.ProcessEnv;
+  /** The bus every service uses: nats-server (default) or Service Bus on the AMQP test peer. */
+  readonly bus?: "nats" | "servicebus";
 }
+
+/** The observer's bus: any adapter, plus raw publishing for poison-message suites. */
+export type ObserverBus = EventBus & { publishRaw(type: string, body: Uint8Array): Promise<unknown> };
 
 /** A running distributed deployment. */
 export interface Deployment {
@@ -33,7 +50,7 @@ export interface Deployment {
   readonly azureConnectionString: string;
   readonly container: string;
   readonly store: AzureBlobStore;
-  readonly observer: NatsBus;
+  readonly observer: ObserverBus;
   /** Every run event the observer saw, in arrival order. */
   readonly events: AnyEvent[];
   readonly scoring: ServiceProcess;
@@ -49,6 +66,8 @@ export interface Deployment {
   readonly env: NodeJS.ProcessEnv;
   /** The nats-server (fault-injection suites kill and restart it; its store survives). */
   readonly nats: NatsServerFixture;
+  /** The Service Bus test peer, when `bus: "servicebus"`. */
+  readonly servicebus: ServiceBusPeer | undefined;
   /** Every service process, in start order, to kill and start again (fault injection). */
   readonly services: readonly RestartableService[];
   stop(): Promise<void>;
@@ -68,17 +87,24 @@ export async function startDeployment(options: DeploymentOptions): Promise<Deplo
   const key = randomBytes(24).toString("base64url");
   const nats = await startNatsServer();
   cleanup.add(() => nats.stop());
+  // Subscriptions appear when a service first addresses them (the peer has no administration API).
+  const servicebus = options.bus === "servicebus" ? await startServiceBusPeer({ autoCreateSubscriptions: true }) : undefined;
+  if (servicebus !== undefined) cleanup.add(() => servicebus.stop());
   const azurite = await startAzurite();
   cleanup.add(() => azurite.stop());
   const dir = await tempDir();
   cleanup.add(() => dir.remove());
   const container = uniqueName("e2e");
   const prefix = uniqueName("e2e");
+  servicebus?.createTopic(prefix, { duplicateDetectionWindowMs: 120_000 });
   const config = join(dir.path, "retrain.yaml");
   await writeFile(config, ["workspaces:", `  - { id: e2e, keys: { primary: ${key} } }`, ...options.config].join("\n"));
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    BUS: "nats",
+    BUS: options.bus ?? "nats",
+    ...(servicebus !== undefined
+      ? { SERVICEBUS_CONNECTION_STRING: servicebus.connectionString, SERVICEBUS_TOPIC: prefix, SERVICEBUS_CREATE_ENTITIES: "false" }
+      : {}),
     NATS_URL: nats.url,
     NATS_PREFIX: prefix,
     BLOB: "azure",
@@ -96,7 +122,10 @@ export async function startDeployment(options: DeploymentOptions): Promise<Deplo
     ...options.env,
   };
   const store = new AzureBlobStore({ connectionString: azurite.connectionString, container, createContainer: true });
-  const observer = await connectNatsBus({ servers: nats.url, prefix, logger: silentLogger() });
+  const observer: ObserverBus =
+    servicebus !== undefined
+      ? await connectServiceBusBus({ connectionString: servicebus.connectionString, topic: prefix, createEntities: false, logger: silentLogger() })
+      : await connectNatsBus({ servers: nats.url, prefix, logger: silentLogger() });
   cleanup.add(() => observer.close({ graceMs: 0 }));
   const events: AnyEvent[] = [];
   await observer.subscribe({
@@ -155,6 +184,7 @@ export async function startDeployment(options: DeploymentOptions): Promise<Deplo
     trainers: started.slice(6),
     env,
     nats,
+    servicebus,
     services,
     stop: () => cleanup.run(),
   };

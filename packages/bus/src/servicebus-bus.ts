@@ -1,14 +1,14 @@
 import { randomUUID } from "node:crypto";
-import {
+import type {
+  MessageHandlers,
+  ServiceBusAdministrationClient,
   ServiceBusClient,
-  type MessageHandlers,
-  type ServiceBusAdministrationClient,
-  type ServiceBusMessage,
-  type ServiceBusReceivedMessage,
-  type ServiceBusReceiver,
-  type ServiceBusSender,
+  ServiceBusMessage,
+  ServiceBusReceivedMessage,
+  ServiceBusReceiver,
+  ServiceBusSender,
 } from "@azure/service-bus";
-import { DefaultAzureCredential, type TokenCredential } from "@azure/identity";
+import type { TokenCredential } from "@azure/identity";
 import type { AnyEvent, EventType } from "@retrain/contracts";
 import type { Logger } from "@retrain/telemetry";
 import { BusError } from "./errors.js";
@@ -20,6 +20,7 @@ import { createDeliveryProcessor, payloadText, resolvePolicy, type DeadLetterDra
 import {
   administrationClient,
   ensureSubscription,
+  serviceBusClient,
   ensureTopic,
   EVENT_TYPE_PROPERTY,
   REPLAY_GROUP_PROPERTY,
@@ -69,19 +70,17 @@ const MAX_DESCRIPTION = 4_096;
 export async function connectServiceBusBus(options: ServiceBusBusOptions): Promise<ServiceBusBus> {
   const topic = options.topic ?? "retrain";
   let access: ServiceBusAccess;
-  let client: ServiceBusClient;
-  const clientOptions = options.name !== undefined ? { identifier: options.name } : {};
   if (options.connectionString !== undefined) {
     access = { connectionString: options.connectionString };
-    client = new ServiceBusClient(options.connectionString, clientOptions);
   } else if (options.namespace !== undefined) {
-    const credential = options.credential ?? new DefaultAzureCredential();
+    // Loaded only here: Entra ID sign-in is a dependency of its own, needless with a connection string.
+    const credential = options.credential ?? new (await import("@azure/identity")).DefaultAzureCredential();
     access = { namespace: options.namespace, credential };
-    client = new ServiceBusClient(options.namespace, credential, clientOptions);
   } else {
     throw new BusError("InvalidArgument", "Service Bus needs a connection string or a namespace", false, { adapter: "servicebus" });
   }
-  const admin = options.createEntities === false ? undefined : administrationClient(access);
+  const client = await serviceBusClient(access, options.name !== undefined ? { identifier: options.name } : {});
+  const admin = options.createEntities === false ? undefined : await administrationClient(access);
   try {
     if (admin !== undefined) await ensureTopic(admin, topic, options);
     const sender = client.createSender(topic);

@@ -1,10 +1,5 @@
-import {
-  ServiceBusAdministrationClient,
-  ServiceBusClient,
-  isServiceBusError,
-  type CreateSubscriptionOptions,
-  type CreateTopicOptions,
-} from "@azure/service-bus";
+import type { CreateSubscriptionOptions, CreateTopicOptions, ServiceBusAdministrationClient, ServiceBusClient } from "@azure/service-bus";
+import type * as ServiceBusSdk from "@azure/service-bus";
 import type { TokenCredential } from "@azure/identity";
 import { BusError, type BusErrorCode } from "./errors.js";
 
@@ -52,11 +47,24 @@ export function isoDuration(ms: number): string {
   return `PT${Math.max(1, Math.round(ms / 1000))}S`;
 }
 
+/**
+ * The Service Bus SDK, loaded on first use: it costs about a second of start-up, which processes
+ * on another bus (every service imports this package) must not pay.
+ */
+export function serviceBusSdk(): Promise<typeof ServiceBusSdk> {
+  return import("@azure/service-bus");
+}
+
+/** A Service Bus client (AMQP) for `access`. */
+export async function serviceBusClient(access: ServiceBusAccess, options: { identifier?: string } = {}): Promise<ServiceBusClient> {
+  const { ServiceBusClient: Client } = await serviceBusSdk();
+  return "connectionString" in access ? new Client(access.connectionString, options) : new Client(access.namespace, access.credential, options);
+}
+
 /** A Service Bus administration client (HTTPS) for `access`. */
-export function administrationClient(access: ServiceBusAccess): ServiceBusAdministrationClient {
-  return "connectionString" in access
-    ? new ServiceBusAdministrationClient(access.connectionString)
-    : new ServiceBusAdministrationClient(access.namespace, access.credential);
+export async function administrationClient(access: ServiceBusAccess): Promise<ServiceBusAdministrationClient> {
+  const { ServiceBusAdministrationClient: Admin } = await serviceBusSdk();
+  return "connectionString" in access ? new Admin(access.connectionString) : new Admin(access.namespace, access.credential);
 }
 
 /** Creates the deployment's topic when missing (with duplicate detection on). */
@@ -140,12 +148,9 @@ export interface EnsureTopologyOptions extends ServiceBusEntitySettings {
  * group, and each subscription's rules. Idempotent; existing entities keep their settings.
  */
 export async function ensureServiceBusTopology(options: EnsureTopologyOptions): Promise<void> {
-  const admin = administrationClient(options.access);
+  const admin = await administrationClient(options.access);
   await ensureTopic(admin, options.topic, options);
-  const client =
-    "connectionString" in options.access
-      ? new ServiceBusClient(options.access.connectionString)
-      : new ServiceBusClient(options.access.namespace, options.access.credential);
+  const client = await serviceBusClient(options.access);
   try {
     for (const { group, types } of options.groups) {
       await ensureSubscription(admin, options.topic, group, options);
@@ -154,6 +159,11 @@ export async function ensureServiceBusTopology(options: EnsureTopologyOptions): 
   } finally {
     await client.close();
   }
+}
+
+/** The SDK's `ServiceBusError`, recognised without loading the SDK. */
+function isServiceBusError(error: unknown): error is Error & { code: string; retryable: boolean } {
+  return error instanceof Error && error.name === "ServiceBusError" && typeof (error as { code?: unknown }).code === "string";
 }
 
 function codeOf(error: unknown): string | undefined {

@@ -73,9 +73,7 @@ export async function connectServiceBusBus(options: ServiceBusBusOptions): Promi
   if (options.connectionString !== undefined) {
     access = { connectionString: options.connectionString };
   } else if (options.namespace !== undefined) {
-    // Loaded only here: Entra ID sign-in is a dependency of its own, needless with a connection string.
-    const credential = options.credential ?? new (await import("@azure/identity")).DefaultAzureCredential();
-    access = { namespace: options.namespace, credential };
+    access = { namespace: options.namespace, ...(options.credential !== undefined ? { credential: options.credential } : {}) };
   } else {
     throw new BusError("InvalidArgument", "Service Bus needs a connection string or a namespace", false, { adapter: "servicebus" });
   }

@@ -10,10 +10,8 @@ export const REPLAY_GROUP_PROPERTY = "retrain-replay-group";
 /** The rule that routes replays addressed to the subscription's own group. */
 export const REPLAY_RULE = "replay-to-group";
 
-/** How to reach a namespace: a connection string, or a namespace and an Entra ID credential. */
-export type ServiceBusAccess =
-  | { readonly connectionString: string }
-  | { readonly namespace: string; readonly credential: TokenCredential };
+/** How to reach a namespace: a connection string, or a namespace and an Entra ID credential (default `DefaultAzureCredential`). */
+export type ServiceBusAccess = { readonly connectionString: string } | { readonly namespace: string; readonly credential?: TokenCredential };
 
 /** Entity settings the adapter (or the topology script) creates entities with. */
 export interface ServiceBusEntitySettings {
@@ -55,16 +53,21 @@ export function serviceBusSdk(): Promise<typeof ServiceBusSdk> {
   return import("@azure/service-bus");
 }
 
+/** The credential of a namespace access; Entra ID sign-in is loaded only when it is needed. */
+async function credentialOf(access: { readonly credential?: TokenCredential }): Promise<TokenCredential> {
+  return access.credential ?? new (await import("@azure/identity")).DefaultAzureCredential();
+}
+
 /** A Service Bus client (AMQP) for `access`. */
 export async function serviceBusClient(access: ServiceBusAccess, options: { identifier?: string } = {}): Promise<ServiceBusClient> {
   const { ServiceBusClient: Client } = await serviceBusSdk();
-  return "connectionString" in access ? new Client(access.connectionString, options) : new Client(access.namespace, access.credential, options);
+  return "connectionString" in access ? new Client(access.connectionString, options) : new Client(access.namespace, await credentialOf(access), options);
 }
 
 /** A Service Bus administration client (HTTPS) for `access`. */
 export async function administrationClient(access: ServiceBusAccess): Promise<ServiceBusAdministrationClient> {
   const { ServiceBusAdministrationClient: Admin } = await serviceBusSdk();
-  return "connectionString" in access ? new Admin(access.connectionString) : new Admin(access.namespace, access.credential);
+  return "connectionString" in access ? new Admin(access.connectionString) : new Admin(access.namespace, await credentialOf(access));
 }
 
 /** Creates the deployment's topic when missing (with duplicate detection on). */
@@ -145,7 +148,8 @@ export interface EnsureTopologyOptions extends ServiceBusEntitySettings {
 
 /**
  * Creates a deployment's entities on a real namespace: the topic, one subscription per consumer
- * group, and each subscription's rules. Idempotent; existing entities keep their settings.
+ * group, and the rules of each group given with types (a group without types keeps `$Default`
+ * until its service starts and sets its rules). Idempotent; existing entities keep their settings.
  */
 export async function ensureServiceBusTopology(options: EnsureTopologyOptions): Promise<void> {
   const admin = await administrationClient(options.access);
@@ -154,7 +158,7 @@ export async function ensureServiceBusTopology(options: EnsureTopologyOptions): 
   try {
     for (const { group, types } of options.groups) {
       await ensureSubscription(admin, options.topic, group, options);
-      await syncRules(client, options.topic, group, types);
+      if (types.length > 0) await syncRules(client, options.topic, group, types);
     }
   } finally {
     await client.close();

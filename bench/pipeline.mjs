@@ -295,16 +295,23 @@ const trainingShare = one.cpu.trainers / one.cpu.ours;
 const trainerBusy = one.cpu.trainers / one.seconds;
 const amdahl = 1 / (1 - trainingShare + trainingShare / 2);
 const othersCores = one.machineCoresBusy - one.coresUsed;
+// How evenly the competing trainers shared the training: the smallest trainer's CPU over the largest's.
+const evenness = results
+  .filter((r) => r.perTrainer.length > 1)
+  .map((r) => `${r.trainers}: ${((Math.min(...r.perTrainer) / Math.max(...r.perTrainer)) * 100).toFixed(0)}%`)
+  .join(", ");
+const saturated = results.every((r) => r.machineCoresBusy > 1.9);
 console.log(
   [
-    `why: competing consumers did share the work (per-trainer CPU is even in every wave, and every run completed), but training is only`,
+    `why: competing consumers did share the work (least/most busy trainer's CPU — ${evenness}; every run completed), but training is only`,
     `${(trainingShare * 100).toFixed(0)}% of the wave's CPU work (${one.cpu.trainers.toFixed(1)} of ${one.cpu.ours.toFixed(1)} core-s); the rest is NATS + Azurite, scoring, evaluation, promotion,`,
     `ingestion, the registry and this driver, which do not multiply with trainers. With 1 trainer, that trainer was busy ${(trainerBusy * 100).toFixed(0)}% of the wall time,`,
     `so it was ${trainerBusy > 0.8 ? "the bottleneck" : "not the bottleneck"}. Even with free cores, doubling only the training part bounds the speed-up at ${amdahl.toFixed(2)}× (Amdahl);`,
     `and the cores were not free: the machine has 2, it was ${(one.machineCoresBusy / 2 * 100).toFixed(0)}% busy during the 1-trainer wave, and this deployment got only`,
-    `${one.coresUsed.toFixed(2)}–${Math.max(two.coresUsed, three.coresUsed).toFixed(2)} cores (other engineers' processes took ~${Math.max(0, othersCores).toFixed(2)}). The wave is CPU-bound on the share it gets:`,
-    `its CPU work is the same with 1, 2 or 3 trainers (${results.map((r) => r.cpu.ours.toFixed(0)).join(" / ")} core-s), so wall time ≈ work / cores obtained. A 3rd trainer adds a`,
-    "consumer but no core; its processes time-slice with the rest. On a machine with idle cores the trainers' share is what scales: add",
+    `${Math.min(...results.map((r) => r.coresUsed)).toFixed(2)}–${Math.max(...results.map((r) => r.coresUsed)).toFixed(2)} cores (other processes took ~${Math.max(0, othersCores).toFixed(2)} in the first wave).`,
+    `The CPU work of a wave is about the same with 1, 2 or 3 trainers (${results.map((r) => r.cpu.ours.toFixed(0)).join(" / ")} core-s)${saturated ? " and the machine was saturated in every wave" : ""}, so a wave's`,
+    "wall time follows the share of the 2 cores the scheduler gave it, not the number of trainers — compare the speed-up per core used. A",
+    "3rd trainer adds a consumer but no core; its processes time-slice with the rest. On a machine with idle cores the trainers' share is what scales: add",
     "trainer replicas while training dominates the CPU profile (large datasets), and scale scoring/evaluation by their own lag otherwise.",
   ].join("\n  "),
 );

@@ -184,7 +184,13 @@ export class ServiceBusBus implements EventBus {
     }
     const ackWaitMs = options.ackWaitMs ?? 30_000;
     if (this.admin !== undefined) await ensureSubscription(this.admin, this.#topic, group, { ...this.#settings, lockDurationMs: ackWaitMs });
-    await syncRules(this.client, this.#topic, group, options.types);
+    try {
+      await syncRules(this.client, this.#topic, group, options.types);
+    } catch (error) {
+      // Rules are managed with Manage rights; a sender/listener identity relies on provisioned ones.
+      if (!(error instanceof BusError && error.code === "ConnectionFailed" && !error.retryable)) throw error;
+      this.#logger.warn({ group, err: error.message }, "cannot set this subscription's rules; relying on the provisioned ones (scripts/servicebus-topology.mjs)");
+    }
     this.#groups.add(group);
 
     const inFlight = new InFlight(options.concurrency ?? 1);

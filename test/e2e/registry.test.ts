@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { EventTypes, type AnyEvent } from "@retrain/contracts";
 import { SeededRandom } from "@retrain/ml";
-import { Cleanup, deferred, waitFor } from "@retrain/testing";
+import { Cleanup, waitFor } from "@retrain/testing";
 import { startDeployment, trainThroughBes, type Deployment } from "./deployment.js";
 import { buildAll, root } from "./processes.js";
 
@@ -122,15 +122,15 @@ describe("the registry and run control across processes (NATS JetStream + Azurit
     const promoter = deployment.services.find((s) => s.name === "classic-promoter");
     if (promoter === undefined) throw new Error("no classic-promoter process");
     await promoter.kill("SIGTERM");
-    const swallowed = deferred<string>();
+    let swallowed: string | undefined;
     const swallower = await deployment.observer.subscribe({
       group: "classic-promoter",
       types: [EventTypes.ModelApproved],
-      handler: async (event) => swallowed.resolve(event.data.runId),
+      handler: async (event) => void (swallowed = event.data.runId),
     });
     const accepted = await upload(churnCsv(4000, 3, true));
     const runId = String(accepted.body["runId"]);
-    expect(await swallowed.promise).toBe(runId);
+    expect(await waitFor(() => swallowed, { timeoutMs: 90_000, description: "the run's ModelApproved to reach the classic-promoter group" })).toBe(runId);
     await swallower.close({ graceMs: 1_000 });
     await promoter.restart();
 

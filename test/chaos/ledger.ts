@@ -39,6 +39,9 @@ export interface FaultRecord {
   backAt?: number;
 }
 
+// The services whose stages the ledger can see from the bus (the notifier has no work in a chaos run).
+const TRACKED = new Set(["ingestion", "trainer", "evaluator", "classic-promoter", "new-promoter", "scoring", "registry"]);
+
 const VERDICTS = new Set<string>([EventTypes.ModelApproved, EventTypes.ModelRejected, EventTypes.ModelAwaitingApproval]);
 
 /** What a run has reached, derived from the events seen (each event id counted once). */
@@ -131,6 +134,11 @@ export class Ledger {
   /** Runs accepted and not terminal. */
   inFlight(): SentRun[] {
     return this.runs.filter((r) => r.runId !== undefined && !this.isTerminal(r.runId));
+  }
+
+  /** Whether {@link workInProgress} can tell when `service` is working (services it has no stage for are never killed). */
+  tracks(service: string): boolean {
+    return TRACKED.has(service);
   }
 
   /**

@@ -343,7 +343,7 @@ async function killOne(services: readonly RestartableService[], ledger: Ledger, 
   // A random service, the least-killed first so every service gets its turn: wait a little for it
   // to have work in progress, else take any service that has some now.
   const kills = (name: string) => ledger.faults.filter((f) => f.kind === "kill" && f.service === name).length;
-  const order = shuffle(random, [...services]).sort((a, b) => kills(a.name) - kills(b.name));
+  const order = shuffle(random, services.filter((s) => ledger.tracks(s.name))).sort((a, b) => kills(a.name) - kills(b.name));
   const first = order[0] as RestartableService;
   const preferred = await waitFor(() => ledger.workInProgress(first.name), { timeoutMs: 5_000, intervalMs: 10 }).catch(() => undefined);
   const chosen = preferred !== undefined ? { service: first, work: preferred } : await waitFor(

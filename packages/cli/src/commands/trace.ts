@@ -183,26 +183,29 @@ export const registerTrace: CommandGroup = (program, context) => {
         `run ${run.runId} · pipeline ${run.pipeline} #${run.runSequence} · ${run.outcome} · ${formatDuration(run.totalMs)}`,
         "",
         table(
-          rows.map((r) => [r.stage, r.service, `+${formatDuration(r.startMs)}`, formatDuration(r.durationMs), r.outcome, bar(r.startMs + shift, r.durationMs, total)]),
+          // With spans, offsets count from the earliest of them (the upload's request), so both tables share one clock.
+          rows.map((r) => [r.stage, r.service, `+${formatDuration(r.startMs + shift)}`, formatDuration(r.durationMs), r.outcome, bar(r.startMs + shift, r.durationMs, total)]),
           ["STAGE", "SERVICE", "START", "DURATION", "OUTCOME", "WATERFALL"],
         ),
       ];
       for (const row of rows) if (row.outcome === "error" && row.detail !== undefined) lines.push(`  ${row.stage}: ${row.detail}`);
       if (spans.length > 0) {
         lines.push("", `spans (${spans.length}, trace ${traceIds.join(", ")})`, "");
+        const tree = spanTree(spans);
         lines.push(
           table(
-            spanTree(spans).map(({ span, depth }) => [
+            tree.map(({ span, depth }) => [
               `${"  ".repeat(Math.min(depth, 12))}${spanName(span)}`,
               span.serviceName.replace(/^retrain-/, ""),
               `+${formatDuration(span.startTimeMs - origin)}`,
               formatDuration(span.durationMs),
-              span.status.code === "error" ? `error${span.status.message !== undefined ? `: ${span.status.message}` : ""}` : "ok",
+              span.status.code === "error" ? "error" : "ok",
               bar(span.startTimeMs - origin, span.durationMs, total),
             ]),
             ["SPAN", "SERVICE", "START", "DURATION", "OUTCOME", "WATERFALL"],
           ),
         );
+        for (const { span } of tree) if (span.status.code === "error" && span.status.message !== undefined) lines.push(`  ${spanName(span)} (${span.serviceName.replace(/^retrain-/, "")}): ${span.status.message}`);
       } else {
         lines.push("", "no spans received for this run (export OTLP/HTTP JSON to the registry's /v1/traces to see them here)");
       }

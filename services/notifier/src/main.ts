@@ -1,6 +1,6 @@
 // The notifier as its own process: wiring only.
 import { connectBus, generatedAdminKeyNotice, openBlobStore, openServiceKeyring, platformKek, readConfigFile } from "@retrain/runtime";
-import { createHttpApp, createShutdown, MetricsRegistry, startHttpServer } from "@retrain/service-kit";
+import { createHttpApp, createShutdown, MetricsRegistry, registerBusMetrics, startHttpServer } from "@retrain/service-kit";
 import { createLogger, setupTelemetry } from "@retrain/telemetry";
 import { createNotifier } from "./app.js";
 import { loadNotifierConfig } from "./config.js";
@@ -17,6 +17,7 @@ const { keyring, generatedAdminKey } = await openServiceKeyring(config, { store,
 if (generatedAdminKey !== undefined) console.log(generatedAdminKeyNotice(generatedAdminKey));
 const kek = platformKek(config);
 const metrics = new MetricsRegistry({ defaultLabels: { service: "notifier" } });
+registerBusMetrics(metrics, bus);
 const notifier = createNotifier({
   store,
   bus,

@@ -9,6 +9,7 @@ import { setupTelemetry, silentLogger, withSpan, type ReceivedSpan } from "@retr
 import { Cleanup, tempDir } from "@retrain/testing";
 import { createRegistry, type Registry } from "./app.js";
 import { SpanStore } from "./otlp.js";
+import { stageDuration } from "./run-metrics.js";
 
 const SOURCE = "/retrain/test";
 const ADMIN = "admin-key-0123456789";
@@ -108,6 +109,18 @@ describe("registry observability: run metrics, OTLP traces per run, /ui", () => 
     expect(invalid.status).toBe(400);
     expect(((await invalid.json()) as { error: { code: string } }).error.code).toBe("InvalidOtlpRequest");
     expect((await fetch(`${server.url}/v1/runs/NOPE/spans`, { headers: auth })).status).toBe(404);
+  });
+
+  it("times a manual approval from the wait, and a promotion from the approval", () => {
+    const stage = (name: "received" | "trained" | "awaiting" | "approved" | "updated", seconds: number) => ({ stage: name, at: at(seconds * 1000).toISOString(), eventId: name, eventType: name });
+    const stages = [stage("received", 0), stage("trained", 4), stage("awaiting", 5), stage("approved", 65), stage("updated", 66)];
+    expect(stages.map((s) => stageDuration(stages, s))).toEqual([
+      undefined,
+      { stage: "training", seconds: 4 },
+      { stage: "evaluation", seconds: 1 },
+      { stage: "approval", seconds: 60 },
+      { stage: "promotion", seconds: 1 },
+    ]);
   });
 
   it("keeps spans bounded: past the limit the oldest traces go whole", () => {

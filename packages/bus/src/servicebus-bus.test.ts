@@ -1,6 +1,8 @@
 import { setupTelemetry, silentLogger, withSpan, type Telemetry } from "@retrain/telemetry";
-import { startServiceBusPeer, uniqueName, type ServiceBusPeer } from "@retrain/testing";
+import { EventTypes } from "@retrain/contracts";
+import { deferred, startServiceBusPeer, uniqueName, waitFor, type ServiceBusPeer } from "@retrain/testing";
 import { describeBusContract, sampleEvent, type TestBus } from "./bus.contract.js";
+import { NonRetryableError } from "./errors.js";
 import { connectServiceBusBus, type ServiceBusBus } from "./servicebus-bus.js";
 
 // The AMQP test peer stands in for a namespace: subscriptions appear when first addressed (the
@@ -76,6 +78,40 @@ describe("ServiceBusBus specifics (AMQP test peer)", () => {
       await expect(bus.replayDeadLetter("nonsense")).rejects.toMatchObject({ name: "BusError", code: "NotFound" });
       expect(await bus.dropDeadLetter("wants-it:999")).toBe(false);
     } finally {
+      await bus.close({ graceMs: 0 });
+    }
+  });
+
+  it("stats(): this process's locked messages, the rest of the group's backlog, then the dead letters (counted by peeking)", async () => {
+    const topic = uniqueName("stats");
+    peer.createTopic(topic);
+    const bus = await connectServiceBusBus({ connectionString: peer.connectionString, topic, createEntities: false, logger: silentLogger() });
+    const hold = deferred();
+    try {
+      let first = true;
+      await bus.subscribe({
+        group: "stats",
+        types: [EventTypes.TrainingFailed],
+        handler: async () => {
+          if (first) {
+            first = false;
+            await hold.promise;
+          }
+          throw new NonRetryableError("refused for the test", "Unusable");
+        },
+      });
+      for (const note of ["a", "b", "c"]) await bus.publish(sampleEvent(note));
+      const held = await waitFor(async () => {
+        const found = (await bus.stats()).consumers.find((c) => c.group === "stats");
+        return found?.unacknowledged === 1 && found.pending === 2 && found;
+      }, { timeoutMs: 5_000 });
+      expect(held.destination).toBe(`${topic}/Subscriptions/stats`);
+      expect((await bus.stats()).deadLetters).toBe(0);
+      hold.resolve();
+      await waitFor(async () => (await bus.stats()).deadLetters === 3, { timeoutMs: 10_000 });
+      expect((await bus.stats()).consumers).toEqual([{ group: "stats", destination: `${topic}/Subscriptions/stats`, pending: 0, unacknowledged: 0 }]);
+    } finally {
+      hold.resolve();
       await bus.close({ graceMs: 0 });
     }
   });

@@ -9,12 +9,24 @@ import type {
   ServiceBusSender,
 } from "@azure/service-bus";
 import type { TokenCredential } from "@azure/identity";
+import Long from "long";
 import type { AnyEvent, EventType } from "@retrain/contracts";
 import type { Logger } from "@retrain/telemetry";
 import { BusError } from "./errors.js";
 import { InFlight } from "./in-flight.js";
 import { MemoryInbox } from "./inbox.js";
-import type { DeadLetter, DeadLetterReason, EventBus, ListDeadLettersOptions, PublishOptions, PublishReceipt, SubscribeOptions, Subscription } from "./port.js";
+import type {
+  BusStats,
+  ConsumerBacklog,
+  DeadLetter,
+  DeadLetterReason,
+  EventBus,
+  ListDeadLettersOptions,
+  PublishOptions,
+  PublishReceipt,
+  SubscribeOptions,
+  Subscription,
+} from "./port.js";
 import { publishWith } from "./publishing.js";
 import { createDeliveryProcessor, payloadText, resolvePolicy, type DeadLetterDraft, type Delivery } from "./runner.js";
 import {
@@ -59,6 +71,8 @@ const GROUP_PROPERTY = "retrain-group";
 const ATTEMPTS_PROPERTY = "retrain-attempts";
 const EVENT_ID_PROPERTY = "retrain-event-id";
 const DEAD_LETTERED_AT_PROPERTY = "retrain-dead-lettered-at";
+/** Messages counted by peeking, per entity, when the administration API is not used. */
+const PEEK_COUNT_CAP = 1_000;
 /** Service Bus keeps at most 4 096 characters of a dead-letter description. */
 const MAX_DESCRIPTION = 4_096;
 
@@ -273,6 +287,7 @@ export class ServiceBusBus implements EventBus {
         clearInterval(ticker);
         await receiver.close().catch(() => undefined);
         this.#subscriptions.delete(subscription);
+        this.#states.delete(state);
       },
     };
     state.stop = () => {
@@ -299,6 +314,50 @@ export class ServiceBusBus implements EventBus {
     }
   }
 
+  /**
+   * Backlog of the groups subscribed here and the dead-letter depth of the topic. With the
+   * administration API: the subscriptions' runtime counts. Without it: counted by peeking (capped at
+   * 1 000 per entity). `unacknowledged` is what this process holds locked; `pending` the rest.
+   */
+  async stats(): Promise<BusStats> {
+    const consumers: ConsumerBacklog[] = [];
+    let deadLetters = 0;
+    try {
+      if (this.admin !== undefined) {
+        for await (const props of this.admin.listSubscriptionsRuntimeProperties(this.#topic)) {
+          deadLetters += props.deadLetterMessageCount;
+          const state = this.#stateOf(props.subscriptionName);
+          if (state !== undefined) consumers.push(backlog(state, props.activeMessageCount));
+        }
+      } else {
+        for (const group of [...this.#groups].sort()) {
+          deadLetters += await this.#peekCount(group, "deadLetter");
+          const state = this.#stateOf(group);
+          if (state !== undefined) consumers.push(backlog(state, await this.#peekCount(group)));
+        }
+      }
+    } catch (error) {
+      throw translateServiceBusError(error, "Unavailable", `cannot read the counts of topic ${this.#topic}`);
+    }
+    return { consumers, deadLetters };
+  }
+
+  #stateOf(group: string): SubscriptionState | undefined {
+    for (const state of this.#states) if (state.group === group && !state.closing) return state;
+    return undefined;
+  }
+
+  async #peekCount(group: string, subQueueType?: "deadLetter"): Promise<number> {
+    const receiver = this.client.createReceiver(this.#topic, group, { skipParsingBodyAsJson: true, ...(subQueueType !== undefined ? { subQueueType } : {}) });
+    try {
+      let count = 0;
+      for await (const page of peekPages(receiver, PEEK_COUNT_CAP)) count += page.length;
+      return count;
+    } finally {
+      await receiver.close().catch(() => undefined);
+    }
+  }
+
   async listDeadLetters(options: ListDeadLettersOptions = {}): Promise<DeadLetter[]> {
     const limit = options.limit ?? 1000;
     const groups = options.group !== undefined ? [options.group] : await this.#knownGroups();
@@ -307,10 +366,7 @@ export class ServiceBusBus implements EventBus {
       if (out.length >= limit) break;
       const receiver = this.client.createReceiver(this.#topic, group, { subQueueType: "deadLetter", skipParsingBodyAsJson: true });
       try {
-        while (out.length < limit) {
-          // A receiver continues peeking where its previous peek stopped.
-          const page = await receiver.peekMessages(Math.min(250, limit - out.length));
-          if (page.length === 0) break;
+        for await (const page of peekPages(receiver, limit - out.length)) {
           for (const message of page) out.push(toDeadLetter(group, message));
         }
       } catch (error) {
@@ -527,6 +583,30 @@ class ServiceBusDelivery implements Delivery {
     if (this.#holdTimer !== undefined) clearTimeout(this.#holdTimer);
     this.#holdTimer = undefined;
   }
+}
+
+/**
+ * Peeks an entity from its first message, page by page, up to `max` messages. The position is given
+ * each time: the client keeps the last peeked position per entity and connection, across receivers.
+ */
+async function* peekPages(receiver: ServiceBusReceiver, max: number): AsyncGenerator<ServiceBusReceivedMessage[]> {
+  let from = Long.fromNumber(0);
+  let seen = 0;
+  while (seen < max) {
+    const page = await receiver.peekMessages(Math.min(250, max - seen), { fromSequenceNumber: from });
+    if (page.length === 0) return;
+    seen += page.length;
+    yield page;
+    const last = page[page.length - 1]?.sequenceNumber;
+    if (last === undefined) return;
+    from = last.add(1);
+  }
+}
+
+/** A group's backlog: `held` messages (active, scheduled and locked alike), less those locked here. */
+function backlog(state: SubscriptionState, held: number): ConsumerBacklog {
+  const unacknowledged = state.active.size + state.held.size;
+  return { group: state.group, destination: state.destination, pending: Math.max(0, held - unacknowledged), unacknowledged };
 }
 
 function traceProperties(headers: Record<string, string>): Record<string, string> {

@@ -115,6 +115,23 @@ describe("ingestion run control: pause / resume, cancel, re-drive", () => {
     expect(live.body).toMatchObject({ runSequence: 3, deduplicated: false });
   });
 
+  it("holds schedule ticks while paused as one trigger, started once by the resume", async () => {
+    const put = await call("PUT", "/v1/pipelines/nightly", {
+      trainingWebService: { workspace: "ws-a", service: "churn-training" },
+      evaluation: { mode: "automatic", primaryMetric: "AUC" },
+      schedule: "* * * * *",
+    });
+    expect(put.status).toBe(201);
+    const first = await upload("nightly", csv(31));
+    expect(first.status).toBe(202);
+    expect((await call("POST", "/v1/pipelines/nightly/pause")).status).toBe(200);
+    const ticks = [new Date("2026-03-02T10:00:00Z"), new Date("2026-03-02T10:01:00Z"), new Date("2026-03-02T10:02:00Z")];
+    for (const at of ticks) expect(await ingestion.tick(at)).toEqual([]);
+    expect(await (await call("GET", "/v1/pipelines/nightly")).json()).toMatchObject({ paused: true, heldTriggers: 1 });
+    const resumed = (await (await call("POST", "/v1/pipelines/nightly/resume")).json()) as { started: Array<{ runSequence: number; trigger: { kind: string } }> };
+    expect(resumed.started.map((s) => [s.runSequence, s.trigger.kind])).toEqual([[2, "schedule"]]);
+  });
+
   it("cancels a run (RunCancelled with the run's plan, once), 404 for an unknown run, 409 once the run ended", async () => {
     const started = await upload("sales", csv(11));
     const runId = String(started.body["runId"]);
@@ -135,10 +152,9 @@ describe("ingestion run control: pause / resume, cancel, re-drive", () => {
     await bus.publish(
       createEvent(EventTypes.TrainingFailed, { ...exampleData(EventTypes.TrainingFailed), runId: endedId, pipeline: "sales", runSequence: 2 }, { source: "/retrain/trainer" }),
     );
-    const refused = await waitFor(async () => {
-      const r = await call("POST", `/v1/pipelines/sales/runs/${endedId}/cancel`, {});
-      return r.status === 409 ? r : undefined;
-    });
+    await waitFor(async () => (await ingestion.runs.run("sales", endedId))?.ended !== undefined, { description: "ingestion to record that the run ended" });
+    const refused = await call("POST", `/v1/pipelines/sales/runs/${endedId}/cancel`, {});
+    expect(refused.status).toBe(409);
     expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("RunTerminal");
   });
 

@@ -167,10 +167,16 @@ export class RunLedger {
       const tick = input.scheduleTick !== undefined ? { lastScheduleTick: input.scheduleTick } : {};
       if (state.paused !== undefined) {
         const held = state.held ?? [];
-        const same = input.kind === "new-data" && sha256 !== undefined ? held.find((h) => h.kind === "new-data" && h.dataset.sha256 === sha256) : undefined;
+        // Identical content is one held trigger; so are schedule ticks (each would retrain the latest dataset).
+        const same =
+          input.kind === "new-data" && sha256 !== undefined
+            ? held.find((h) => h.kind === "new-data" && h.dataset.sha256 === sha256)
+            : input.scheduleTick !== undefined
+              ? held.find((h) => h.trigger.kind === "schedule")
+              : undefined;
         if (same !== undefined) {
           result = { outcome: "held", triggerId: same.triggerId, duplicate: true };
-          return undefined;
+          return input.scheduleTick !== undefined ? { ...state, ...tick } : undefined;
         }
         const entry: HeldTrigger = {
           triggerId: ulid(),

@@ -189,14 +189,30 @@ function targetView(doc: TargetDocument): Record<string, unknown> {
 /** Deletes the projections and replays the log into them (the `rebuild` command and {@link Registry.rebuild}). */
 export async function rebuildFromLog(store: BlobStore, logger: Logger): Promise<{ events: number }> {
   const projections = new Projections(store);
-  await projections.clear();
-  let events = 0;
-  for await (const entry of readLog(store)) {
-    await projections.apply(entry.event);
-    events++;
+  // Half-rebuilt runs look late and finished ones look unknown: the reconciler pauses meanwhile.
+  await store.put(REBUILD_MARKER, JSON.stringify({ startedAt: new Date().toISOString() }), { contentType: "application/json" });
+  try {
+    await projections.clear();
+    let events = 0;
+    for await (const entry of readLog(store)) {
+      await projections.apply(entry.event);
+      events++;
+    }
+    logger.info({ events }, "registry projections rebuilt from the log");
+    return { events };
+  } finally {
+    await store.delete(REBUILD_MARKER);
   }
-  logger.info({ events }, "registry projections rebuilt from the log");
-  return { events };
+}
+
+/** Present while a rebuild runs (in any process). */
+export const REBUILD_MARKER = "registry/rebuilding.json";
+/** A marker older than this is a rebuild that died: the reconciler goes on. */
+const REBUILD_MARKER_MAX_AGE_MS = 3_600_000;
+
+async function rebuildInProgress(store: BlobStore, now: Date): Promise<boolean> {
+  const marker = await store.head(REBUILD_MARKER);
+  return marker !== undefined && now.getTime() - marker.lastModified.getTime() < REBUILD_MARKER_MAX_AGE_MS;
 }
 
 /** Builds the registry from its dependencies (no I/O until `start`). */
@@ -215,6 +231,7 @@ export function createRegistry(deps: RegistryDeps): Registry {
   let reconciling: Promise<unknown> = Promise.resolve();
 
   async function reconcile(now: Date = new Date()): Promise<Map<string, ReconcileAction>> {
+    if (await rebuildInProgress(deps.store, new Date())) return new Map();
     // A rollback whose approval never came back (the publish failed or was lost) is published again.
     for await (const doc of unseenRollbacks(rollbackDeps, now, promotionDeadlineMs)) {
       deps.logger.warn({ run_id: doc.rollbackRunId }, "rollback approval not seen back; publishing it again");

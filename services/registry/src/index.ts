@@ -1,5 +1,5 @@
 // @retrain/registry: every run event in an append-only log; run timelines, lineage, promotion history.
-export { createRegistry, rebuildFromLog, RUN_EVENT_TYPES, runSummary, runTimeline, runTimelineWithReconciler, runLineage, servedAt } from "./app.js";
+export { createRegistry, REBUILD_MARKER, rebuildFromLog, RUN_EVENT_TYPES, runSummary, runTimeline, runTimelineWithReconciler, runLineage, servedAt } from "./app.js";
 export type { Registry, RegistryDeps } from "./app.js";
 export { loadRegistryConfig, reconcilerOptions, RegistryEnv } from "./config.js";
 export { awaitedStage, DEFAULT_STAGE_DEADLINES_MS, RECONCILER_PREFIX, Reconciler, ReconcilerDocument, reconcilerBlobName } from "./reconciler.js";

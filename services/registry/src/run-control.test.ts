@@ -8,7 +8,7 @@ import { keyVerifier } from "@retrain/runtime";
 import { createHttpApp, startHttpServer, type RunningServer } from "@retrain/service-kit";
 import { silentLogger } from "@retrain/telemetry";
 import { Cleanup, tempDir, waitFor } from "@retrain/testing";
-import { createRegistry, type Registry } from "./app.js";
+import { createRegistry, REBUILD_MARKER, type Registry } from "./app.js";
 
 const SOURCE = "/retrain/test";
 const ADMIN = "admin-key-0123456789";
@@ -36,13 +36,14 @@ class RecordingBus extends MemoryBus {
 describe("registry run control: rollback, targets, paging, cancel, the reconciler", () => {
   const cleanup = new Cleanup();
   let bus: RecordingBus;
+  let store: FileSystemBlobStore;
   let registry: Registry;
   let server: RunningServer;
 
   beforeAll(async () => {
     const dir = await tempDir("retrain-registry-rc-");
     cleanup.add(() => dir.remove());
-    const store = new FileSystemBlobStore({ root: dir.path });
+    store = new FileSystemBlobStore({ root: dir.path });
     bus = new RecordingBus({ logger: silentLogger() });
     cleanup.add(() => bus.close({ graceMs: 0 }));
     registry = createRegistry({
@@ -184,6 +185,14 @@ describe("registry run control: rollback, targets, paging, cancel, the reconcile
     );
     expect((await call("GET", "/v1/stuck")).body["value"]).toEqual([]);
     expect((await registry.reconcile(at(approvedAt + 200_000))).get("RUND")).toBeUndefined();
+  });
+
+  it("pauses while a rebuild runs (half-rebuilt runs would look late), then goes on", async () => {
+    await record(events("RUNH", 8, 700_000, "approved"));
+    await store.put(REBUILD_MARKER, "{}");
+    expect((await registry.reconcile(at(700_000 + 60_000))).get("RUNH")).toBeUndefined();
+    await store.delete(REBUILD_MARKER);
+    expect((await registry.reconcile(at(700_000 + 60_000))).get("RUNH")).toBe("redriven");
   });
 
   it("waits for nobody while a person has to approve, and re-drives training and evaluation by their own deadlines", async () => {

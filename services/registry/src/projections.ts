@@ -208,8 +208,17 @@ export function applyToRun(current: RunDocument | undefined, event: AnyEvent): R
 
 /** Where a run stands, and whether it is over. */
 export function runOutcome(doc: RunDocument): { outcome: RunOutcome; terminal: boolean } {
-  // A cancel ends the run whatever else arrives after it (a cancelled job's TrainingFailed, a straggler).
-  if (doc.cancelled !== undefined) return { outcome: "cancelled", terminal: true };
+  const uncancelled = outcomeOfEvents(doc);
+  const cancelled = doc.cancelled;
+  if (cancelled === undefined) return uncancelled;
+  // A cancel ends the run whatever comes after it (the cancelled job's TrainingFailed, a straggler),
+  // except what it could not undo: targets that were updated, or an end that came before it.
+  if (uncancelled.outcome === "promoted" || uncancelled.outcome === "promotion-failed") return uncancelled;
+  const endedBefore = doc.stages.some((s) => (s.stage === "failed" || s.stage === "rejected") && s.at < cancelled.at);
+  return endedBefore ? uncancelled : { outcome: "cancelled", terminal: true };
+}
+
+function outcomeOfEvents(doc: RunDocument): { outcome: RunOutcome; terminal: boolean } {
   if (doc.stages.some((s) => s.stage === "failed")) return { outcome: "failed", terminal: true };
   const decision = doc.approval?.decision;
   if (decision === "rejected") return { outcome: "rejected", terminal: true };

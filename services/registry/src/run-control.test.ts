@@ -141,17 +141,22 @@ describe("registry run control: rollback, targets, paging, cancel, the reconcile
     expect(cancelled.body).toMatchObject({ outcome: "cancelled", terminal: true });
     expect((cancelled.body["stages"] as Array<Record<string, unknown>>).at(-1)).toMatchObject({ stage: "cancelled", durationMs: 1_000 });
     expect(((await call("GET", "/v1/runs?outcome=cancelled")).body["value"] as Array<Record<string, unknown>>).map((r) => r["runId"])).toEqual(["RUNC"]);
+    // A cancel that raced the run's last promotion cannot undo it: the run shows as promoted.
+    await record(events("RUNX", 9, 450_000, "updated"));
+    await registry.record(createEvent(EventTypes.RunCancelled, { runId: "RUNX", pipeline: "churn", runSequence: 9, plan: plan(9), cancelledBy: "ws-contoso/primary" }, { source: SOURCE, time: at(460_001) }));
+    expect((await call("GET", "/v1/runs/RUNX")).body).toMatchObject({ outcome: "promoted", terminal: true });
 
     const first = await call("GET", "/v1/runs?pipeline=churn&top=2");
-    expect(first.body["count"]).toBe(4);
+    expect(first.body["count"]).toBe(5);
     expect((first.body["value"] as unknown[]).length).toBe(2);
     const next = String(first.body["nextLink"]);
     expect(next).toContain("skip=2");
     const second = (await (await fetch(next, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as Record<string, unknown>;
     expect((second["value"] as unknown[]).length).toBe(2);
-    expect(second["nextLink"]).toBeUndefined();
-    const all = [...(first.body["value"] as Array<Record<string, unknown>>), ...(second["value"] as Array<Record<string, unknown>>)].map((r) => r["runId"]);
-    expect(new Set(all).size).toBe(4);
+    const third = (await (await fetch(String(second["nextLink"]), { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as Record<string, unknown>;
+    expect(third["nextLink"]).toBeUndefined();
+    const all = [first.body, second, third].flatMap((page) => (page["value"] as Array<Record<string, unknown>>).map((r) => r["runId"]));
+    expect(new Set(all).size).toBe(5);
     expect((await call("GET", "/v1/runs?top=0")).status).toBe(400);
   });
 

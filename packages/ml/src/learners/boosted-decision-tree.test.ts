@@ -104,7 +104,6 @@ describe("Two-Class Boosted Decision Tree", () => {
 
   it("stops promptly when aborted mid-training", () => {
     const controller = new AbortController();
-    let abortedAt = 0;
     let treesAfterAbort = 0;
     expect(() =>
       twoClassBoostedDecisionTree.fit(xorTrain, { numberOfTreesConstructed: 1000 }, {
@@ -112,14 +111,11 @@ describe("Two-Class Boosted Decision Tree", () => {
         signal: controller.signal,
         onProgress: (fraction) => {
           if (controller.signal.aborted) treesAfterAbort++;
-          else if (fraction >= 0.005) {
-            abortedAt = performance.now();
-            controller.abort();
-          }
+          else if (fraction >= 0.005) controller.abort();
         },
       }),
     ).toThrow(TrainingAbortedError);
-    expect(performance.now() - abortedAt).toBeLessThan(100);
+    // Promptness counted in work, not time (machines are noisy): not one more tree after the abort.
     expect(treesAfterAbort).toBe(0);
   });
 });

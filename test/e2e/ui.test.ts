@@ -64,6 +64,8 @@ describe("/ui in headless Chromium after an end-to-end run", () => {
     expect((await endOf(promotedRunId)).type).toBe(EventTypes.EndpointUpdated);
     rejectedRunId = await upload(churnCsv(3000, 3, true));
     expect((await endOf(rejectedRunId)).type).toBe(EventTypes.ModelRejected);
+    // Drifted data: the served model no longer fits, so a second model is promoted (two points on the chart).
+    expect((await endOf(await upload(churnCsv(4000, 4, false, true)))).type).toBe(EventTypes.EndpointUpdated);
     // The run's spans reach the registry through the collector.
     await waitFor(
       async () => {
@@ -128,7 +130,7 @@ describe("/ui in headless Chromium after an end-to-end run", () => {
     const target = "classic:e2e/churn/ep1";
     await page.goto(`${deployment.registry.url}/ui#/endpoints?target=${encodeURIComponent(target)}`);
     await page.waitForSelector('body[data-ready="/endpoints"]');
-    expect(await page.$$eval("#metric-chart circle", (dots) => dots.length)).toBeGreaterThanOrEqual(1);
+    expect(await page.$$eval("#metric-chart circle", (dots) => dots.length)).toBe(2);
     expect(await page.textContent("#history")).toContain(promotedRunId);
     expect(await page.inputValue("#metric")).toBe("AUC");
     await page.screenshot({ path: join(ARTIFACTS, "ui-endpoint.png"), fullPage: true });

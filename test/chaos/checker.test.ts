@@ -97,6 +97,15 @@ describe("the chaos checker", () => {
     expect(final).toMatchObject({ pass: false, detail: `${key}: serves r1, newest approved is r2` });
   });
 
+  it("a same-id re-publish inside the window must come back duplicate=true; later ones are not judged", () => {
+    const ledger = ledgerOf([{ runId: "r1", runSequence: 1, events: runEvents("r1", 1, "rejected") }]);
+    ledger.retries.push({ eventId: "a", duplicate: true, ageMs: 1_000 }, { eventId: "late", duplicate: false, ageMs: 200_000 });
+    const name = (c: { name: string }) => c.name.startsWith("a same-id re-publish");
+    expect(check(input(ledger)).checks.find(name)).toMatchObject({ pass: true, detail: "1/1 dropped (1 later ones not judged)" });
+    ledger.retries.push({ eventId: "b", duplicate: false, ageMs: 5_000 });
+    expect(check(input(ledger)).checks.find(name)).toMatchObject({ pass: false, detail: "1/2 dropped; passed: b (1 later ones not judged)" });
+  });
+
   it("dead letters of the failing group must show exactly maxAttempts with a reason for every event", () => {
     const events = runEvents("r1", 1, "rejected");
     const ledger = ledgerOf([{ runId: "r1", runSequence: 1, events }]);

@@ -63,6 +63,9 @@ export interface CheckReport {
   readonly pass: boolean;
 }
 
+/** Same-id re-publishes younger than this are judged against the broker's 2-minute duplicate window. */
+const RETRY_JUDGED_MS = 90_000;
+
 function endOf(ledger: Ledger, runId: string): string {
   const p = ledger.progress(runId);
   if (p.trainingFailed) return "training-failed";
@@ -187,6 +190,17 @@ export function check(input: CheckInput): CheckReport {
       name: `malformed events: dead-lettered by ${group} as SchemaInvalid`,
       pass: missing.length === 0,
       detail: `${payloads.length - missing.length}/${payloads.length} found (${letters.map((d) => `${d.attempts} attempt(s): ${d.description.slice(0, 60)}`).join(" | ")})`,
+    });
+  }
+  // A producer's retry under the same id within the broker's window (2 min; judged under 90 s of the
+  // event's creation, which precedes its first publish) must be dropped as a duplicate every time.
+  const retries = ledger.retries.filter((r) => r.ageMs < RETRY_JUDGED_MS);
+  const passed = retries.filter((r) => !r.duplicate);
+  if (ledger.retries.length > 0) {
+    checks.push({
+      name: "a same-id re-publish inside the duplicate window is dropped by the broker (duplicate=true)",
+      pass: passed.length === 0,
+      detail: `${retries.length - passed.length}/${retries.length} dropped${passed.length > 0 ? `; passed: ${passed.slice(0, 5).map((r) => r.eventId).join(", ")}` : ""} (${ledger.retries.length - retries.length} later ones not judged)`,
     });
   }
   const faults = ledger.faults.filter((f) => f.kind === "kill");

@@ -63,6 +63,8 @@ export class Ledger {
   readonly faults: FaultRecord[] = [];
   /** Event ids the duplicator published a second copy of. */
   readonly duplicated = new Set<string>();
+  /** The same event published again under its own id (a producer's retry): what the broker said. */
+  readonly retries: { readonly eventId: string; readonly duplicate: boolean; readonly ageMs: number }[] = [];
   uploadsInFlight = 0;
   readonly #ids = new Set<string>();
   readonly #progress = new Map<string, RunProgress>();

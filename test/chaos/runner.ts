@@ -185,6 +185,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
         if (ledger.duplicated.has(event.id)) return; // the copy itself (or a redelivery): once is enough
         ledger.duplicated.add(event.id);
         try {
+          // A producer's retry (same id): the broker must drop it within its duplicate window.
+          const retry = await bus.publish(event as AnyEvent);
+          ledger.retries.push({ eventId: event.id, duplicate: retry.duplicate, ageMs: Date.now() - Date.parse(event.time) });
           await bus.publish(event as AnyEvent, { messageId: `${event.id}:dup:${randomUUID()}` });
         } catch (error) {
           ledger.duplicated.delete(event.id);
@@ -401,7 +404,7 @@ export function summarize(report: CheckReport, ledger: Ledger, options: ChaosOpt
   lines.push(`ok runs ended as: ${[...ends].map(([k, n]) => `${k} ${n}`).join(", ") || "-"}`);
   const times = report.runs.filter((v) => v.outcome === "ok").map((v) => Number(/in (\d+) ms/.exec(v.detail)?.[1] ?? 0)).sort((a, b) => a - b);
   if (times.length > 0) lines.push(`run duration (accepted → terminal): median ${((times[Math.floor(times.length / 2)] ?? 0) / 1000).toFixed(1)} s, max ${((times[times.length - 1] ?? 0) / 1000).toFixed(1)} s`);
-  lines.push(`duplicates injected: ${ledger.duplicated.size} events re-published under a fresh transport id`);
+  lines.push(`duplicates injected: ${ledger.duplicated.size} events re-published under a fresh transport id, and each once under its own id (a producer's retry)`);
   lines.push("");
   lines.push("faults:");
   const fw = [3, 16, 7, 60, 6, 6];

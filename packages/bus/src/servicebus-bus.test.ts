@@ -116,6 +116,40 @@ describe("ServiceBusBus specifics (AMQP test peer)", () => {
     }
   });
 
+  it("keeps renewing the lock of a handler that outlives it: delivered once, completed", async () => {
+    const shortLocks = await startServiceBusPeer({ autoCreateSubscriptions: true, lockDurationMs: 1_000 });
+    const topic = uniqueName("renew");
+    shortLocks.createTopic(topic);
+    const bus = await connectServiceBusBus({ connectionString: shortLocks.connectionString, topic, createEntities: false, logger: silentLogger() });
+    try {
+      const attempts: number[] = [];
+      const done = deferred();
+      await bus.subscribe({
+        group: "slow",
+        types: [EventTypes.TrainingFailed],
+        ackWaitMs: 1_000,
+        // No dedupe: a redelivery after a lost lock would run the handler again and show here.
+        inbox: { seen: async () => false },
+        handler: async (_e, ctx) => {
+          attempts.push(ctx.attempt);
+          // time-based by design: the handler must outlive its lock more than twice over.
+          await new Promise((resolve) => setTimeout(resolve, 2_500));
+          done.resolve();
+        },
+      });
+      await bus.publish(sampleEvent("slow"));
+      await done.promise;
+      await waitFor(() => {
+        const counts = shortLocks.counts(`${topic}/Subscriptions/slow`);
+        return counts.active === 0 && counts.locked === 0;
+      });
+      expect(attempts).toEqual([1]);
+    } finally {
+      await bus.close({ graceMs: 0 });
+      await shortLocks.stop();
+    }
+  });
+
   it("translates a missing topic into BusError ConnectionFailed/NotFound at connect", async () => {
     await expect(connectServiceBusBus({ connectionString: peer.connectionString, topic: uniqueName("missing"), createEntities: false, logger: silentLogger() })).rejects.toMatchObject({
       name: "BusError",

@@ -222,13 +222,14 @@ export class ServiceBusBus implements EventBus {
     // for handlers abandoned at close.
     const receiver = this.client.createReceiver(this.#topic, group, { receiveMode: "peekLock", skipParsingBodyAsJson: true, maxAutoLockRenewalDurationInMs: 0 });
     const destination = `${this.#topic}/Subscriptions/${group}`;
-    const state: SubscriptionState = { receiver, group, destination, logger: this.#logger, active: new Set(), held: new Set(), closing: false, renewEveryMs: Math.max(250, Math.floor(ackWaitMs / 3)) };
+    const state: SubscriptionState = { receiver, group, destination, logger: this.#logger, active: new Set(), held: new Set(), closing: false, ackWaitMs };
     // One ticker per subscription keeps every long-running (or backing-off) delivery locked; a
-    // crashed process stops ticking and its messages return when their locks expire.
+    // crashed process stops ticking and its messages return when their locks expire. It ticks often
+    // enough for the shortest lock Service Bus has (5 s), whatever the subscription was created with.
     const ticker = setInterval(() => {
       for (const delivery of state.active) delivery.renewIfDue();
       for (const delivery of state.held) delivery.renewIfDue();
-    }, state.renewEveryMs);
+    }, Math.max(200, Math.floor(Math.min(ackWaitMs, 5_000) / 4)));
     ticker.unref();
     let linkedSettled = false;
     let markLinked: (error?: BusError) => void = () => undefined;
@@ -488,7 +489,8 @@ interface SubscriptionState {
   readonly active: Set<ServiceBusDelivery>;
   /** Deliveries waiting out a retry backoff, locked. */
   readonly held: Set<ServiceBusDelivery>;
-  readonly renewEveryMs: number;
+  /** The lock duration asked for, until a message shows the subscription's own. */
+  readonly ackWaitMs: number;
   closing: boolean;
   stop?: () => void;
 }
@@ -499,7 +501,10 @@ class ServiceBusDelivery implements Delivery {
   readonly headers: Record<string, string>;
   readonly attempt: number;
   readonly destination: string;
-  #renewedAt = Date.now();
+  /** When the lock runs out, and how long a lock lasts on this subscription (from the message itself). */
+  #lockedUntil: number;
+  readonly #lockMs: number;
+  #renewing = false;
   #holdTimer: NodeJS.Timeout | undefined;
   #settled = false;
 
@@ -511,6 +516,9 @@ class ServiceBusDelivery implements Delivery {
     // deliveryCount counts earlier deliveries (0 on the first); an abandon or an expired lock adds one.
     this.attempt = (message.deliveryCount ?? 0) + 1;
     this.destination = state.destination;
+    const now = Date.now();
+    this.#lockedUntil = message.lockedUntilUtc?.getTime() ?? now + state.ackWaitMs;
+    this.#lockMs = Math.max(1_000, this.#lockedUntil - now);
     const headers: Record<string, string> = {};
     const traceparent = stringProperty(message, "traceparent") ?? stringProperty(message, "Diagnostic-Id");
     const tracestate = stringProperty(message, "tracestate");
@@ -562,15 +570,22 @@ class ServiceBusDelivery implements Delivery {
     this.renewIfDue();
   }
 
-  /** Renews the lock when a third of the renewal period has passed since the last renewal. */
+  /** Renews the lock once half of it has run (a heartbeat in between costs nothing). */
   renewIfDue(): void {
-    if (this.#settled && this.#holdTimer === undefined) return;
-    const now = Date.now();
-    if (now - this.#renewedAt < this.state.renewEveryMs / 3) return;
-    this.#renewedAt = now;
-    this.state.receiver.renewMessageLock(this.message).catch((error: unknown) => {
-      this.state.logger.warn({ err: String(error), destination: this.destination }, "renewing a Service Bus lock failed");
-    });
+    if ((this.#settled && this.#holdTimer === undefined) || this.#renewing) return;
+    if (this.#lockedUntil - Date.now() > this.#lockMs / 2) return;
+    this.#renewing = true;
+    this.state.receiver
+      .renewMessageLock(this.message)
+      .then((until) => {
+        this.#lockedUntil = until.getTime();
+      })
+      .catch((error: unknown) => {
+        this.state.logger.warn({ err: String(error), destination: this.destination }, "renewing a Service Bus lock failed");
+      })
+      .finally(() => {
+        this.#renewing = false;
+      });
   }
 
   /** Gives the message back now (close): a pending backoff ends early, a running handler is abandoned. */

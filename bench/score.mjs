@@ -21,6 +21,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
 const WARMUP_S = Number(process.env.BENCH_WARMUP ?? 2);
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 const FEATURES = 20;
 const ADMIN_KEY = randomBytes(24).toString("hex");
 
@@ -173,14 +174,24 @@ try {
   if (check.status !== 200) throw new Error(`RRS check failed: ${check.status} ${await check.text()}`);
   console.log(`RRS answer: ${[...check.headers].map(([k, v]) => `${k}: ${v}`).join("; ")} | ${await check.text()}`);
 
+  // Rounds alternate the two sides so that drift in the machine's other load falls on both alike; the
+  // JSON line reports the round with the median ratio (BENCH_ROUNDS, default 3).
   await run({ ...ours, duration: WARMUP_S });
-  const oursResult = await measure({ ...ours, duration: DURATION_S }, scoring);
   await run({ ...base, duration: WARMUP_S });
-  const baseResult = await measure({ ...base, duration: DURATION_S }, baseline);
+  const rounds = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const o = await measure({ ...ours, duration: DURATION_S }, scoring);
+    const b = await measure({ ...base, duration: DURATION_S }, baseline);
+    rounds.push({ o, b, ratio: o.requests.average / b.requests.average });
+    console.log(`round ${round + 1}: ours ${Math.round(o.requests.average)} req/s (${o.cpuMicrosPerRequest.toFixed(1)} µs CPU/request), baseline ${Math.round(b.requests.average)} req/s (${b.cpuMicrosPerRequest.toFixed(1)} µs), ratio ${(o.requests.average / b.requests.average).toFixed(3)}`);
+  }
+  const middle = [...rounds].sort((x, y) => x.ratio - y.ratio)[Math.floor(rounds.length / 2)];
+  const oursResult = middle.o;
+  const baseResult = middle.b;
 
   const summary = (name, r) =>
     `${name.padEnd(9)} ${Math.round(r.requests.average)} req/s  p50 ${r.latency.p50} ms  p99 ${r.latency.p99} ms  server CPU ${r.cpuMicrosPerRequest.toFixed(1)} µs/request  errors ${r.errors} non2xx ${r.non2xx} timeouts ${r.timeouts}`;
-  console.log(`${CONNECTIONS} connections × ${DURATION_S} s, one row of ${FEATURES} features`);
+  console.log(`${CONNECTIONS} connections × ${DURATION_S} s per side and round, one row of ${FEATURES} features; the round with the median ratio:`);
   console.log(summary("ours", oursResult));
   console.log(summary("baseline", baseResult));
   const oursRps = Math.round(oursResult.requests.average);

@@ -7,13 +7,24 @@ import { SeededRandom } from "@retrain/ml";
 import { decodeOtlpTraces, type ReceivedSpan } from "@retrain/telemetry";
 import type { Deployment } from "./deployment.js";
 
+/** One data point of a metric pushed to `/v1/metrics`, flattened (a histogram's value is its count). */
+export interface ReceivedMetricPoint {
+  readonly serviceName: string;
+  readonly name: string;
+  readonly type: string;
+  readonly attributes: Readonly<Record<string, string>>;
+  readonly value: number;
+}
+
 /** A running OTLP/HTTP receiver. */
 export interface OtlpCollector {
   /** Base URL, for OTEL_EXPORTER_OTLP_ENDPOINT. */
   readonly url: string;
   /** Every span received so far. */
   readonly spans: ReceivedSpan[];
-  /** Bodies that were not OTLP JSON traces (should stay empty). */
+  /** Every metric point received so far, oldest first (cumulative values: the last one is current). */
+  readonly metrics: ReceivedMetricPoint[];
+  /** Bodies that were not OTLP JSON traces or metrics (should stay empty). */
   readonly rejected: string[];
   /** From now on, also POST every body received to `url`/v1/traces with `key` (the registry's receiver). */
   forwardTo(url: string, key: string): void;
@@ -22,9 +33,37 @@ export interface OtlpCollector {
   close(): Promise<void>;
 }
 
-/** Starts an OTLP/HTTP JSON trace receiver on a free loopback port. */
+type Json = Record<string, unknown>;
+const list = (value: unknown): Json[] => (Array.isArray(value) ? (value as Json[]) : []);
+const attributesOf = (value: unknown): Record<string, string> =>
+  Object.fromEntries(list(value).map((a) => [String(a["key"]), String((a["value"] as Json | undefined)?.["stringValue"] ?? "")]));
+
+/** The points of an OTLP JSON metrics request (only what the suites assert on). */
+function decodeOtlpMetrics(body: unknown): ReceivedMetricPoint[] {
+  const resourceMetrics = (body as Json | null)?.["resourceMetrics"];
+  if (!Array.isArray(resourceMetrics)) throw new Error("not an OTLP metrics request: no resourceMetrics");
+  return list(resourceMetrics).flatMap((rm) => {
+    const serviceName = attributesOf((rm["resource"] as Json | undefined)?.["attributes"])["service.name"] ?? "";
+    return list(rm["scopeMetrics"]).flatMap((sm) =>
+      list(sm["metrics"]).flatMap((metric) => {
+        const type = ["sum", "gauge", "histogram"].find((t) => t in metric) ?? "unknown";
+        return list((metric[type] as Json | undefined)?.["dataPoints"]).map((p) => ({
+          serviceName,
+          name: String(metric["name"]),
+          type,
+          attributes: attributesOf(p["attributes"]),
+          // OTLP JSON writes 64-bit integers as strings.
+          value: Number(type === "histogram" ? p["count"] : (p["asDouble"] ?? p["asInt"])),
+        }));
+      }),
+    );
+  });
+}
+
+/** Starts an OTLP/HTTP JSON receiver of traces (`/v1/traces`) and metrics (`/v1/metrics`) on a free loopback port. */
 export async function startOtlpCollector(): Promise<OtlpCollector> {
   const spans: ReceivedSpan[] = [];
+  const metrics: ReceivedMetricPoint[] = [];
   const rejected: string[] = [];
   const forwards: Array<Promise<number>> = [];
   let target: { url: string; key: string } | undefined;
@@ -33,6 +72,17 @@ export async function startOtlpCollector(): Promise<OtlpCollector> {
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.on("end", () => {
       const text = Buffer.concat(chunks).toString("utf8");
+      // Metrics are kept here only; the registry receives traces alone.
+      if (req.url === "/v1/metrics") {
+        try {
+          metrics.push(...decodeOtlpMetrics(JSON.parse(text)));
+          res.writeHead(200, { "content-type": "application/json" }).end("{}");
+        } catch (error) {
+          rejected.push(`${req.url}: ${(error as Error).message}`);
+          res.writeHead(400).end();
+        }
+        return;
+      }
       try {
         spans.push(...decodeOtlpTraces(JSON.parse(text)));
       } catch (error) {
@@ -56,6 +106,7 @@ export async function startOtlpCollector(): Promise<OtlpCollector> {
   return {
     url: `http://127.0.0.1:${port}`,
     spans,
+    metrics,
     rejected,
     forwardTo: (url, key) => void (target = { url, key }),
     forwarded: () => Promise.all(forwards),

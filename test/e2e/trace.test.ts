@@ -78,8 +78,9 @@ describe("one trace per run, metrics and logs across processes (NATS JetStream +
         `    targets: [ ${target("no-such-web-service", false)} ]`,
         "    split: { fraction: 0.25, seed: 12 }",
       ],
-      // Only standard OTEL_* variables configure tracing; a short batch delay makes export prompt.
-      env: { OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_BSP_SCHEDULE_DELAY: "100", LOG_LEVEL: "debug" },
+      // Only standard OTEL_* variables configure tracing and metrics; a short batch delay and metric
+      // interval make export prompt.
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_BSP_SCHEDULE_DELAY: "100", OTEL_METRIC_EXPORT_INTERVAL: "1000", LOG_LEVEL: "debug" },
     });
     cleanup.add(() => deployment.stop());
     output = captureOutput(deployment);
@@ -275,6 +276,28 @@ describe("one trace per run, metrics and logs across processes (NATS JetStream +
     // A job handed to another attempt (a redelivery under load) starts running again.
     expect(sample(trainer, "retrain_bes_jobs_total", { host: "trainer", status: "Running" })).toBeGreaterThanOrEqual(4);
     expect(sample(trainer, "retrain_bes_jobs_running", { host: "trainer" })).toBe(0);
+  }, 60_000);
+
+  it("metrics over OTLP: every service pushes its registry to /v1/metrics under its service name, agreeing with /metrics", async () => {
+    const serviceNames = [...new Set(deployment.services.map((s) => `retrain-${s.name}`))];
+    // A scrape is itself an answered request: afterwards every service has HTTP server series to push.
+    for (const service of deployment.services) await scrape(service.url);
+    const latest = (serviceName: string, name: string, labels: Record<string, string> = {}) =>
+      collector.metrics.filter((p) => p.serviceName === serviceName && p.name === name && Object.entries(labels).every(([k, v]) => p.attributes[k] === v)).at(-1);
+    const runsScraped = sample(await scrape(deployment.registry.url), "retrain_runs_total", { pipeline: "churn", outcome: "started" });
+    await waitFor(
+      () =>
+        serviceNames.every((name) => (latest(name, "http_server_request_duration_seconds", { route: "/metrics", status: "200" })?.value ?? 0) >= 1) &&
+        latest("retrain-registry", "retrain_runs_total", { pipeline: "churn", outcome: "started" })?.value === runsScraped,
+      { timeoutMs: 20_000, description: `metrics pushed by ${serviceNames.join(", ")}` },
+    );
+    expect(collector.rejected).toEqual([]);
+    expect(runsScraped).toBe(2);
+    for (const name of serviceNames) {
+      const http = latest(name, "http_server_request_duration_seconds", { route: "/metrics" });
+      expect({ name, type: http?.type, service: http?.attributes["service"] }).toEqual({ name, type: "histogram", service: name.replace(/^retrain-/, "") });
+      expect({ name, counter: latest(name, "http_server_requests_total", { route: "/metrics" })?.type }).toEqual({ name, counter: "sum" });
+    }
   }, 60_000);
 
   it("logs: pino JSON lines correlated by trace_id, span_id, run_id and event_id; no key, SAS signature, CSV content or connection string", async () => {

@@ -1,4 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { MetricObjectWithValues, MetricValue } from "prom-client";
+import { registerMetricSource } from "@retrain/telemetry";
+import type { CollectedMetric, HistogramPoint, MetricSource } from "@retrain/telemetry";
 
 /** Label values of a metric, by label name. */
 export type MetricLabels<Label extends string> = Partial<Record<Label, string | number>>;
@@ -67,20 +70,41 @@ export interface MetricsRegistryOptions {
 /**
  * A Prometheus registry behind our own small interface, so services record metrics without
  * importing prom-client. Asking twice for a metric of the same name returns the same metric.
+ * Every registry is also a metric source of @retrain/telemetry: when OTEL_* variables ask for
+ * metrics over OTLP, setupTelemetry pushes what {@link MetricsRegistry.collectMetrics} reads, so
+ * each service exports without code of its own and the hot path records exactly as before.
  */
-export class MetricsRegistry {
+export class MetricsRegistry implements MetricSource {
   readonly #registry = new Registry();
   readonly #metrics = new Map<string, { kind: string; metric: unknown }>();
   // Bound-series families, rendered by us after prom-client's own text (see fastCounter).
   readonly #fast: FastFamily[] = [];
   readonly #defaultLabels: string;
+  readonly #defaultLabelValues: Readonly<Record<string, string>>;
+  /** The OTLP instrumentation scope of these metrics. */
+  readonly scope = "@retrain/service-kit";
+  /** When this registry's counts started (the cumulative metrics' start time over OTLP). */
+  readonly startTimeMs = Date.now();
 
   constructor(options: MetricsRegistryOptions = {}) {
     if (options.defaultLabels !== undefined) this.#registry.setDefaultLabels(options.defaultLabels);
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.#registry });
+    this.#defaultLabelValues = { ...options.defaultLabels };
     this.#defaultLabels = Object.entries(options.defaultLabels ?? {})
       .map(([name, value]) => `${name}="${escapeLabel(value)}"`)
       .join(",");
+    registerMetricSource(this);
+  }
+
+  /**
+   * Every metric's current values as plain data (what is pushed over OTLP): prom-client's metrics
+   * (summaries are skipped: OTLP's summary is legacy and none of ours is one) and the fast series,
+   * with the same names and labels as the Prometheus text.
+   */
+  async collectMetrics(): Promise<readonly CollectedMetric[]> {
+    const collected = (await this.#registry.getMetricsAsJSON()).flatMap((metric) => fromPromClient(metric));
+    for (const family of this.#fast) collected.push(family.collect(this.#defaultLabelValues));
+    return collected;
   }
 
   /** The Content-Type of {@link MetricsRegistry.metrics}' text. */
@@ -262,7 +286,8 @@ export class HttpMetrics {
   }
 }
 
-type FastSeries = BoundCounter & BoundHistogram & { readonly labels: string; value: number; sum: number; counts: Float64Array };
+type FastSeries = BoundCounter &
+  BoundHistogram & { readonly labels: string; readonly attributes: Readonly<Record<string, string>>; value: number; sum: number; counts: Float64Array };
 
 /** A family of bound series rendered in the text format by hand (package-internal). */
 class FastFamily {
@@ -287,6 +312,7 @@ class FastFamily {
     const bounds = this.buckets;
     const series: FastSeries = {
       labels: key,
+      attributes: Object.fromEntries(this.labelNames.map((name) => [name, String(labels[name] ?? "")])),
       value: 0,
       sum: 0,
       counts: new Float64Array(bounds.length),
@@ -313,6 +339,21 @@ class FastFamily {
     this.#series.delete(this.#key(labels));
   }
 
+  /** The current values as plain data: the label values are kept per series for this, beside the text key. */
+  collect(defaultLabels: Readonly<Record<string, string>>): CollectedMetric {
+    const description = this.help;
+    if (this.type === "counter") {
+      const points = [...this.#series.values()].map((series) => ({ attributes: { ...defaultLabels, ...series.attributes }, value: series.value }));
+      return { kind: "counter", name: this.name, description, points };
+    }
+    const points = [...this.#series.values()].map((series): HistogramPoint => {
+      const finite = Array.from(series.counts);
+      const inFinite = finite.reduce((sum, count) => sum + count, 0);
+      return { attributes: { ...defaultLabels, ...series.attributes }, count: series.value, sum: series.sum, bucketCounts: [...finite, series.value - inFinite] };
+    });
+    return { kind: "histogram", name: this.name, description, bounds: this.buckets, points };
+  }
+
   render(defaultLabels: string): string {
     const lines = [`# HELP ${this.name} ${this.help.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")}`, `# TYPE ${this.name} ${this.type}`];
     const join = (...parts: string[]) => parts.filter((p) => p !== "").join(",");
@@ -334,6 +375,41 @@ class FastFamily {
     }
     return `${lines.join("\n")}\n\n`;
   }
+}
+
+/** One prom-client metric as plain data; summaries give nothing. */
+function fromPromClient(metric: MetricObjectWithValues<MetricValue<string>>): CollectedMetric[] {
+  const type = String(metric.type);
+  const attributes = (labels: Readonly<Record<string, string | number | undefined>>, except?: string) => {
+    const out: Record<string, string> = {};
+    for (const [name, value] of Object.entries(labels)) if (name !== except && value !== undefined) out[name] = String(value);
+    return out;
+  };
+  if (type === "counter" || type === "gauge") {
+    const points = metric.values.map((value) => ({ attributes: attributes(value.labels), value: value.value }));
+    return [{ kind: type, name: metric.name, description: metric.help, points }];
+  }
+  if (type !== "histogram") return [];
+  // prom-client lists `_bucket` (cumulative, `le` label), `_sum` and `_count` samples per series.
+  const series = new Map<string, { attributes: Record<string, string>; buckets: Array<[number, number]>; sum: number; count: number }>();
+  for (const value of metric.values as ReadonlyArray<MetricValue<string> & { metricName?: string }>) {
+    const own = attributes(value.labels, "le");
+    const key = JSON.stringify(Object.entries(own).sort(([a], [b]) => (a < b ? -1 : 1)));
+    let entry = series.get(key);
+    if (entry === undefined) series.set(key, (entry = { attributes: own, buckets: [], sum: 0, count: 0 }));
+    if (value.metricName === `${metric.name}_sum`) entry.sum = value.value;
+    else if (value.metricName === `${metric.name}_count`) entry.count = value.value;
+    else if (value.metricName === `${metric.name}_bucket` && value.labels["le"] !== "+Inf") entry.buckets.push([Number(value.labels["le"]), value.value]);
+  }
+  const all = [...series.values()];
+  const bounds = (all[0]?.buckets ?? []).map(([bound]) => bound).sort((a, b) => a - b);
+  const points = all.map((entry): HistogramPoint => {
+    const cumulative = [...entry.buckets].sort(([a], [b]) => a - b).map(([, count]) => count);
+    // OTLP counts each bucket on its own; the last one is everything above the largest bound.
+    const bucketCounts = [...cumulative, entry.count].map((count, i) => count - (i === 0 ? 0 : (cumulative[i - 1] ?? 0)));
+    return { attributes: entry.attributes, count: entry.count, sum: entry.sum, bucketCounts };
+  });
+  return [{ kind: "histogram", name: metric.name, description: metric.help, bounds, points }];
 }
 
 function escapeLabel(value: string): string {

@@ -9,6 +9,8 @@ export type {
   TelemetryMode,
   TelemetryOptions,
 } from "./setup.js";
+export { registerMetricSource } from "./metric-source.js";
+export type { CollectedMetric, HistogramPoint, MetricAttributes, MetricPoint, MetricSource } from "./metric-source.js";
 export { failActiveSpan, messagingSpan, startMessagingSpan, startSpan, withSpan } from "./spans.js";
 export type {
   MessagingOperation,

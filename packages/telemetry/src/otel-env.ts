@@ -83,3 +83,31 @@ export function otlpTracesUrl(env: Env): string | undefined {
   if (base === undefined) return undefined;
   return `${base.replace(/\/+$/, "")}/v1/traces`;
 }
+
+/**
+ * The OTLP/HTTP metrics URL: OTEL_EXPORTER_OTLP_METRICS_ENDPOINT as is, else
+ * OTEL_EXPORTER_OTLP_ENDPOINT + "/v1/metrics" (both per the OTLP exporter spec).
+ */
+export function otlpMetricsUrl(env: Env): string | undefined {
+  const specific = envString(env, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT");
+  if (specific !== undefined) return specific;
+  const base = envString(env, "OTEL_EXPORTER_OTLP_ENDPOINT");
+  if (base === undefined) return undefined;
+  return `${base.replace(/\/+$/, "")}/v1/metrics`;
+}
+
+/**
+ * Whether metrics are pushed over OTLP, from OTEL_METRICS_EXPORTER (a comma-separated list of
+ * `otlp`, `prometheus`, `none`): listed `otlp` pushes (to localhost:4318 when no endpoint is set, as
+ * the spec says); unset pushes only when an OTLP endpoint is configured. `prometheus` needs nothing
+ * here: every service serves /metrics anyway.
+ */
+export function metricsPushedOverOtlp(env: Env): boolean {
+  const listed = envString(env, "OTEL_METRICS_EXPORTER");
+  if (listed === undefined) return otlpMetricsUrl(env) !== undefined;
+  return listed
+    .toLowerCase()
+    .split(",")
+    .map((name) => name.trim())
+    .includes("otlp");
+}

@@ -1,4 +1,5 @@
-// An OTLP/HTTP span exporter on node:http with OTel's own request serializers.
+// OTLP/HTTP span exporter and transport on node:http with OTel's own request serializers (the
+// metric exporter in otlp-metric-exporter.ts shares the transport).
 //
 // Why not @opentelemetry/exporter-trace-otlp-http: its transport loads node:http through a dynamic
 // `import()` at the first export, which throws inside jest's CommonJS VM ("A dynamic import
@@ -15,9 +16,9 @@ import { ExportResultCode } from "@opentelemetry/core";
 import { JsonTraceSerializer, ProtobufTraceSerializer } from "@opentelemetry/otlp-transformer";
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base";
 
-/** Settings of {@link OtlpHttpSpanExporter} (package-internal). */
+/** Settings of {@link OtlpHttpTransport} (package-internal). */
 export interface OtlpHttpSettings {
-  /** Full traces URL, e.g. http://collector:4318/v1/traces. */
+  /** Full signal URL, e.g. http://collector:4318/v1/traces or …/v1/metrics. */
   url: string;
   headers: Record<string, string>;
   /** Bound on one export including its retries. */
@@ -35,33 +36,58 @@ const MAX_BACKOFF_MS = 5000;
 
 /** Exports spans to an OTLP/HTTP endpoint (package-internal; used by setupTelemetry). */
 export class OtlpHttpSpanExporter implements SpanExporter {
-  readonly #settings: OtlpHttpSettings;
+  readonly #transport: OtlpHttpTransport;
+
+  constructor(settings: OtlpHttpSettings) {
+    this.#transport = new OtlpHttpTransport(settings);
+  }
+
+  export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
+    const json = this.#transport.settings.protocol === "http/json";
+    this.#transport.export(json ? JsonTraceSerializer.serializeRequest(spans) : ProtobufTraceSerializer.serializeRequest(spans), "spans", resultCallback);
+  }
+
+  forceFlush(): Promise<void> {
+    return this.#transport.forceFlush();
+  }
+
+  shutdown(): Promise<void> {
+    return this.#transport.shutdown();
+  }
+}
+
+/**
+ * POSTs serialized OTLP requests (spans or metrics) with the spec's retries within the export
+ * timeout, and tracks what is in flight so a flush or shutdown waits for it (package-internal).
+ */
+export class OtlpHttpTransport {
+  readonly settings: OtlpHttpSettings;
   readonly #url: URL;
   readonly #agent: HttpAgent;
   readonly #pending = new Set<Promise<void>>();
   #stopped = false;
 
   constructor(settings: OtlpHttpSettings) {
-    this.#settings = settings;
+    this.settings = settings;
     this.#url = new URL(settings.url);
     this.#agent = this.#url.protocol === "https:" ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
   }
 
-  export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
+  /** Sends one serialized request (`what` names its content in errors) and reports the outcome. */
+  export(payload: Uint8Array | undefined, what: string, resultCallback: (result: ExportResult) => void): void {
     if (this.#stopped) {
-      resultCallback({ code: ExportResultCode.FAILED, error: new Error("OTLP exporter is shut down") });
+      resultCallback({ code: ExportResultCode.FAILED, error: new Error(`OTLP ${what} exporter to ${this.settings.url} is shut down`) });
       return;
     }
-    const json = this.#settings.protocol === "http/json";
-    const payload = json ? JsonTraceSerializer.serializeRequest(spans) : ProtobufTraceSerializer.serializeRequest(spans);
     if (payload === undefined) {
-      resultCallback({ code: ExportResultCode.FAILED, error: new Error("spans could not be serialized for OTLP") });
+      resultCallback({ code: ExportResultCode.FAILED, error: new Error(`${what} could not be serialized for OTLP`) });
       return;
     }
+    const json = this.settings.protocol === "http/json";
     const sending = this.#sendWithRetries(payload, json ? "application/json" : "application/x-protobuf").then(
       () => resultCallback({ code: ExportResultCode.SUCCESS }),
       (error: unknown) =>
-        resultCallback({ code: ExportResultCode.FAILED, error: error instanceof Error ? error : new Error(String(error)) }),
+        resultCallback({ code: ExportResultCode.FAILED, error: new Error(`OTLP export of ${what} to ${this.settings.url} failed: ${asError(error).message}`, { cause: error }) }),
     );
     this.#pending.add(sending);
     void sending.finally(() => this.#pending.delete(sending));
@@ -78,15 +104,15 @@ export class OtlpHttpSpanExporter implements SpanExporter {
   }
 
   async #sendWithRetries(payload: Uint8Array, contentType: string): Promise<void> {
-    const compressed = this.#settings.compression === "gzip";
+    const compressed = this.settings.compression === "gzip";
     const body = compressed ? gzipSync(payload) : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
     const headers: Record<string, string> = {
-      ...this.#settings.headers,
+      ...this.settings.headers,
       "content-type": contentType,
       "content-length": String(body.byteLength),
       ...(compressed && { "content-encoding": "gzip" }),
     };
-    const deadline = Date.now() + this.#settings.timeoutMs;
+    const deadline = Date.now() + this.settings.timeoutMs;
     for (let attempt = 0; ; attempt++) {
       const remaining = deadline - Date.now();
       const result = await this.#post(body, headers, Math.max(1, remaining));

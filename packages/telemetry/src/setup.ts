@@ -1,16 +1,21 @@
 import type { DiagLogger } from "@opentelemetry/api";
 import { DiagLogLevel, SpanKind, SpanStatusCode, context, diag, propagation, trace } from "@opentelemetry/api";
 import { hrTimeToMilliseconds } from "@opentelemetry/core";
+import type { Resource } from "@opentelemetry/resources";
 import { defaultResource, resourceFromAttributes } from "@opentelemetry/resources";
+import { MeterProvider, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
 import type { ReadableSpan, SpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { AlwaysOffSampler, BatchSpanProcessor, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { ATTR_SERVICE_NAME } from "@opentelemetry/semantic-conventions";
 import type { Logger } from "./logger.js";
 import type { Env } from "./otel-env.js";
-import { envFlag, envNumber, envString, otlpTracesUrl, parseKeyValueList, samplerFromEnv } from "./otel-env.js";
+import { envFlag, envNumber, envString, metricsPushedOverOtlp, otlpMetricsUrl, otlpTracesUrl, parseKeyValueList, samplerFromEnv } from "./otel-env.js";
 import { processEnvironment } from "./config.js";
+import { RegisteredSourcesProducer } from "./metric-source.js";
 import { OtlpHttpSpanExporter } from "./otlp-exporter.js";
+import type { OtlpHttpSettings } from "./otlp-exporter.js";
+import { OtlpHttpMetricExporter } from "./otlp-metric-exporter.js";
 import type { SpanKindName } from "./spans.js";
 import { setContextManagerRegistered } from "./trace-context.js";
 
@@ -65,9 +70,14 @@ export interface Telemetry {
   readonly mode: TelemetryMode;
   /** The effective `service.name`. */
   readonly serviceName: string;
-  /** Exports what is pending, detaches from the global API (if still current) and stops. Idempotent. */
+  /** Whether registered metric sources (every MetricsRegistry) are pushed over OTLP, or not at all. */
+  readonly metricsMode: "otlp" | "none";
+  /**
+   * Exports what is pending (spans, and the metrics once more when pushed over OTLP), detaches from
+   * the global API (if still current) and stops. Idempotent.
+   */
   shutdown(): Promise<void>;
-  /** Exports every finished span now (the batch processor otherwise waits up to its delay). */
+  /** Exports every finished span now (the batch processor otherwise waits up to its delay), and the metrics when pushed. */
   forceFlush(): Promise<void>;
   /** Spans finished so far; only the "memory" exporter keeps them, otherwise always empty. */
   finishedSpans(): ReadonlyArray<FinishedSpan>;
@@ -109,6 +119,11 @@ function detach(installation: Installation): void {
  * Registers a NodeTracerProvider with the AsyncLocalStorage context manager and the W3C
  * trace-context propagator; OTLP export goes through a batch processor.
  *
+ * Metrics: when OTEL_METRICS_EXPORTER lists `otlp` (or is unset and an OTLP endpoint is configured),
+ * a MeterProvider with a periodic reader pushes every registered metric source (see
+ * registerMetricSource) to OTEL_EXPORTER_OTLP[_METRICS]_ENDPOINT every OTEL_METRIC_EXPORT_INTERVAL ms,
+ * under the same resource as the spans; shutdown pushes them a last time.
+ *
  * Calling it again (tests do) replaces the previous setup: the previous provider is detached from
  * the global API at once and shut down in the background (its `shutdown()` still resolves when that
  * is done), then the new provider is registered. With OTEL_SDK_DISABLED=true nothing is registered;
@@ -136,10 +151,9 @@ export function setupTelemetry(options: TelemetryOptions): Telemetry {
   if (memory !== undefined) spanProcessors.push(new SimpleSpanProcessor(memory));
   if (mode === "otlp") spanProcessors.push(otlpProcessor(env));
 
+  const resource = defaultResource().merge(resourceFromAttributes({ ...resourceAttributes, [ATTR_SERVICE_NAME]: serviceName }));
   const provider = new NodeTracerProvider({
-    resource: defaultResource().merge(
-      resourceFromAttributes({ ...resourceAttributes, [ATTR_SERVICE_NAME]: serviceName }),
-    ),
+    resource,
     // With nowhere to send spans, recording them is pure cost (measured ~15% of a hot request path):
     // sample nothing unless a sampler is asked for. Span contexts still get ids, so logs stay
     // correlated and an incoming traceparent still propagates.
@@ -151,18 +165,25 @@ export function setupTelemetry(options: TelemetryOptions): Telemetry {
   setContextManagerRegistered(true);
   if (options.logger !== undefined) diag.setLogger(diagLogger(options.logger), DiagLogLevel.WARN);
 
+  // Not registered as the global MeterProvider: nothing records through the OTel metrics API; the
+  // reader's producer reads our registries at each collection.
+  const meters = metricsPushedOverOtlp(env) ? otlpMeterProvider(env, resource) : undefined;
+
   let stopped: Promise<void> | undefined;
   const telemetry: Telemetry = {
     mode,
     serviceName,
+    metricsMode: meters === undefined ? "none" : "otlp",
     shutdown() {
       stopped ??= (async () => {
         detach(installation);
-        await provider.shutdown();
+        await Promise.all([provider.shutdown(), meters?.shutdown()]);
       })();
       return stopped;
     },
-    forceFlush: () => provider.forceFlush(),
+    forceFlush: async () => {
+      await Promise.all([provider.forceFlush(), meters?.forceFlush()]);
+    },
     finishedSpans: () => (memory === undefined ? [] : memory.getFinishedSpans().map(toFinishedSpan)),
     resetSpans: () => memory?.reset(),
   };
@@ -177,21 +198,43 @@ function resolveMode(choice: TelemetryExporter, env: Env): Exclude<TelemetryMode
   return otlpTracesUrl(env) === undefined ? "none" : "otlp";
 }
 
-function otlpProcessor(env: Env): SpanProcessor {
+/** The OTLP/HTTP settings of one signal: its own OTEL_EXPORTER_OTLP_<SIGNAL>_* variable first, then the shared one. */
+function otlpSettings(env: Env, signal: "TRACES" | "METRICS", url: string): OtlpHttpSettings {
   const setting = (name: string): string | undefined =>
-    envString(env, `OTEL_EXPORTER_OTLP_TRACES_${name}`) ?? envString(env, `OTEL_EXPORTER_OTLP_${name}`);
-  const exporter = new OtlpHttpSpanExporter({
-    url: otlpTracesUrl(env) ?? "http://localhost:4318/v1/traces",
+    envString(env, `OTEL_EXPORTER_OTLP_${signal}_${name}`) ?? envString(env, `OTEL_EXPORTER_OTLP_${name}`);
+  return {
+    url,
     headers: {
       ...parseKeyValueList(envString(env, "OTEL_EXPORTER_OTLP_HEADERS")),
-      ...parseKeyValueList(envString(env, "OTEL_EXPORTER_OTLP_TRACES_HEADERS")),
+      ...parseKeyValueList(envString(env, `OTEL_EXPORTER_OTLP_${signal}_HEADERS`)),
     },
-    timeoutMs:
-      envNumber(env, "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT") ?? envNumber(env, "OTEL_EXPORTER_OTLP_TIMEOUT") ?? 10_000,
+    timeoutMs: envNumber(env, `OTEL_EXPORTER_OTLP_${signal}_TIMEOUT`) ?? envNumber(env, "OTEL_EXPORTER_OTLP_TIMEOUT") ?? 10_000,
     compression: setting("COMPRESSION")?.toLowerCase() === "gzip" ? "gzip" : "none",
     // JSON by default, like OTel JS's own OTLP/HTTP exporter; "grpc" is not supported and means protobuf over HTTP.
     protocol: ["http/protobuf", "grpc"].includes(setting("PROTOCOL")?.toLowerCase() ?? "") ? "http/protobuf" : "http/json",
+  };
+}
+
+function otlpMeterProvider(env: Env, resource: Resource): MeterProvider {
+  const exporter = new OtlpHttpMetricExporter(otlpSettings(env, "METRICS", otlpMetricsUrl(env) ?? "http://localhost:4318/v1/metrics"));
+  // Zero or malformed values fall back to the spec's defaults; the SDK wants timeout <= interval.
+  const intervalMs = positive(envNumber(env, "OTEL_METRIC_EXPORT_INTERVAL")) ?? 60_000;
+  const timeoutMs = Math.min(intervalMs, positive(envNumber(env, "OTEL_METRIC_EXPORT_TIMEOUT")) ?? 30_000);
+  const reader = new PeriodicExportingMetricReader({
+    exporter,
+    exportIntervalMillis: intervalMs,
+    exportTimeoutMillis: timeoutMs,
+    metricProducers: [new RegisteredSourcesProducer()],
   });
+  return new MeterProvider({ resource, readers: [reader] });
+}
+
+function positive(value: number | undefined): number | undefined {
+  return value === undefined || value <= 0 ? undefined : value;
+}
+
+function otlpProcessor(env: Env): SpanProcessor {
+  const exporter = new OtlpHttpSpanExporter(otlpSettings(env, "TRACES", otlpTracesUrl(env) ?? "http://localhost:4318/v1/traces"));
   // Every BSP setting is given so the processor does not fall back to the process environment.
   return new BatchSpanProcessor(exporter, {
     scheduledDelayMillis: envNumber(env, "OTEL_BSP_SCHEDULE_DELAY") ?? 5000,
@@ -205,6 +248,7 @@ function disabledTelemetry(serviceName: string): Telemetry {
   return {
     mode: "disabled",
     serviceName,
+    metricsMode: "none",
     shutdown: () => Promise.resolve(),
     forceFlush: () => Promise.resolve(),
     finishedSpans: () => [],

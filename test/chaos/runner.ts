@@ -222,25 +222,25 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       try {
         while (run.runId === undefined && Date.now() < giveUp) {
           run.attempts++;
+          let answer: { status: number; body: { runId?: string; runSequence?: number } | undefined } | undefined;
           try {
             const response = await fetch(`${deployment.ingestion.url}/v1/pipelines/${pipeline.name}/datasets`, {
               method: "PUT",
               headers: { authorization: `Bearer ${deployment.key}`, "content-type": "text/csv" },
               body: csv,
             });
-            const body = (await response.json().catch(() => undefined)) as { runId?: string; runSequence?: number } | undefined;
-            if (response.status < 300 && body?.runId !== undefined) {
-              run.runId = body.runId;
-              if (body.runSequence !== undefined) run.runSequence = body.runSequence;
-              run.acceptedAt = Date.now();
-              accepted++;
-              break;
-            }
-            if (response.status < 500) throw new Error(`upload ${index} refused: ${response.status} ${JSON.stringify(body)}`);
-          } catch (error) {
-            if (error instanceof Error && error.message.startsWith(`upload ${index} refused`)) throw error;
+            answer = { status: response.status, body: (await response.json().catch(() => undefined)) as { runId?: string; runSequence?: number } | undefined };
+          } catch {
             // ingestion is down (killed): a client retries the same bytes, which dedupe to one run
           }
+          if (answer !== undefined && answer.status < 300 && answer.body?.runId !== undefined) {
+            run.runId = answer.body.runId;
+            if (answer.body.runSequence !== undefined) run.runSequence = answer.body.runSequence;
+            run.acceptedAt = Date.now();
+            accepted++;
+            break;
+          }
+          if (answer !== undefined && answer.status < 500) throw new Error(`upload ${index} to ${pipeline.name} refused: ${answer.status} ${JSON.stringify(answer.body)}`);
           // time-based by design: a client's retry interval while ingestion restarts
           await pause(250);
         }

@@ -18,6 +18,14 @@ const config = loadConfig(
     RETRAIN_ADMIN_KEY: z.string().min(16).optional(),
     /** Key-encryption key (base64 of 32 bytes); default: generated into the data directory. */
     RETRAIN_KEK: z.string().min(40).optional(),
+    /**
+     * Hosts webhooks may be delivered to over plain http (loopback allowed), comma-separated, e.g.
+     * `127.0.0.1,localhost` for a receiver on this machine. Default none: https only.
+     */
+    NOTIFIER_ALLOW_HTTP_HOSTS: z
+      .string()
+      .default("")
+      .transform((raw) => raw.split(",").map((h) => h.trim().toLowerCase()).filter((h) => h !== "")),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   }),
 );
@@ -31,6 +39,7 @@ const retrain = await startEmbedded({
   host: config.RETRAIN_HOST,
   logger,
   workspaces: file.workspaces,
+  webhookLocalHosts: config.NOTIFIER_ALLOW_HTTP_HOSTS,
   ...(config.RETRAIN_ADMIN_KEY !== undefined ? { adminKey: config.RETRAIN_ADMIN_KEY } : {}),
   ...(config.RETRAIN_KEK !== undefined ? { kek: parseKekBase64(config.RETRAIN_KEK, "RETRAIN_KEK") } : {}),
 });

@@ -45,8 +45,9 @@ function exampleEvent(type: EventType): JsonObject {
 
 /**
  * The AsyncAPI 3.0 document of Retrain's events, generated from the catalog so it cannot drift:
- * one channel per event type (address `{prefix}.<type>` on NATS; the `type` application property on
- * Service Bus), a send operation for each producer and a receive operation for each consumer.
+ * one channel per event type (address `{prefix}.<type>` on NATS; on Service Bus the
+ * `retrain-event-type` application property, which the subscriptions' rules filter on), a send
+ * operation for each producer and a receive operation for each consumer.
  */
 export function buildAsyncApiDocument(options: AsyncApiOptions = {}): JsonObject {
   const channels: JsonObject = {};

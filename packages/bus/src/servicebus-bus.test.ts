@@ -150,6 +150,29 @@ describe("ServiceBusBus specifics (AMQP test peer)", () => {
     }
   });
 
+  it("carries on after the connection drops: the client reconnects, publishing and receiving resume", async () => {
+    const topic = uniqueName("drop");
+    peer.createTopic(topic);
+    const bus = await connectServiceBusBus({ connectionString: peer.connectionString, topic, createEntities: false, logger: silentLogger() });
+    try {
+      const seen: string[] = [];
+      await bus.subscribe({ group: "survivor", types: [EventTypes.TrainingFailed], handler: async (e) => void seen.push(e.id) });
+      const before = sampleEvent("before");
+      await bus.publish(before);
+      await waitFor(() => seen.includes(before.id));
+      peer.dropConnections();
+      // The receiver reconnects on its own; a send in flight at the drop would wait out the
+      // client's operation timeout, so publish once the client is back.
+      await waitFor(() => peer.connections() > 0, { timeoutMs: 30_000, description: "the client to reconnect" });
+      const after = sampleEvent("after");
+      await bus.publish(after);
+      await waitFor(() => seen.includes(after.id), { timeoutMs: 30_000 });
+      expect(seen.filter((id) => id === after.id)).toHaveLength(1);
+    } finally {
+      await bus.close({ graceMs: 0 });
+    }
+  }, 60_000);
+
   it("translates a missing topic into BusError ConnectionFailed/NotFound at connect", async () => {
     await expect(connectServiceBusBus({ connectionString: peer.connectionString, topic: uniqueName("missing"), createEntities: false, logger: silentLogger() })).rejects.toMatchObject({
       name: "BusError",

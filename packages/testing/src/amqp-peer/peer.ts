@@ -59,6 +59,8 @@ export interface ServiceBusPeer {
   counts(path: string): { active: number; locked: number; deferred: number; scheduled: number };
   /** Closes every client connection abruptly (as a network failure would); entities and messages stay. */
   dropConnections(): void;
+  /** Client connections open now. */
+  connections(): number;
   stop(): Promise<void>;
 }
 
@@ -600,11 +602,17 @@ class Peer implements ServiceBusPeer {
     return { topic, subscription: resolved.subscription.name };
   }
 
+  connections(): number {
+    return this.#connections.size;
+  }
+
   dropConnections(): void {
     for (const connection of this.#connections) {
-      const socket = (connection as unknown as { socket?: { destroy(): void } }).socket;
-      socket?.destroy();
+      // With an error: rhea notices a socket's end or error, not a close it did not expect.
+      const socket = (connection as unknown as { socket?: { destroy(error?: Error): void } }).socket;
+      socket?.destroy(new Error("connection dropped by the test peer"));
     }
+    this.#connections.clear();
   }
 
   async stop(): Promise<void> {

@@ -8,6 +8,7 @@ import {
   MetricsRegistry,
   apiKeyVerifier,
   authenticateBearer,
+  bearerToken,
   createHttpApp,
   observeHttpRequest,
   readJsonBody,
@@ -41,7 +42,7 @@ beforeAll(async () => {
   registry = new MetricsRegistry({ defaultMetrics: false });
   const metrics = new HttpMetrics(registry);
   const logger = silentLogger();
-  const hot = (req: IncomingMessage, res: ServerResponse): Promise<void> =>
+  const hot = (req: IncomingMessage, res: ServerResponse): void =>
     observeHttpRequest(req, res, { metrics, logger, route: () => "/score" }, async () => {
       await authenticateBearer(req.headers.authorization, verify);
       const body = await readJsonBody(req, { limitBytes: LIMIT });
@@ -101,5 +102,24 @@ describe("the node:http hot path and the express app", () => {
     const text = await registry.metrics();
     expect(text).toMatch(/http_server_requests_total\{method="POST",route="\/score",status="200"\} [1-9]/);
     expect(text).toMatch(/http_server_requests_total\{method="POST",route="\/score",status="401"\} 2/);
+  });
+});
+
+describe("bearerToken", () => {
+  // The hand scan must accept and refuse exactly what the header grammar (`Bearer <token>`) allows.
+  it.each<[string | undefined, string | undefined]>([
+    ["Bearer abc", "abc"],
+    ["bearer abc", "abc"],
+    ["BEARER\tabc \t", "abc"],
+    ["Bearer    abc", "abc"],
+    ["Bearer", undefined],
+    ["Bearer ", undefined],
+    ["Bearerabc", undefined],
+    ["Basic abc", undefined],
+    ["Bearer a b", undefined],
+    ["Bearer abc\n", undefined],
+    [undefined, undefined],
+  ])("%j → %j", (header, token) => {
+    expect(bearerToken(header)).toBe(token);
   });
 });

@@ -54,9 +54,7 @@ export function createHttpApp(options: CreateHttpAppOptions): HttpApp {
   app.disable("x-powered-by");
 
   const observe: RequestHandler = (req, res, next) => {
-    observeHttpRequest(req, res, { metrics, logger, route: () => routeOf(req) }, () => next()).catch((error: unknown) =>
-      logger.error({ err: error }, "observing a request failed"),
-    );
+    observeHttpRequest(req, res, { metrics, logger, route: () => routeOf(req) }, () => next());
   };
   app.use(observe);
 

@@ -4,7 +4,7 @@ export type { ConfigIssue, EnvRange } from "./config.js";
 export { HttpError, INTERNAL_ERROR_MESSAGE, errorBody, routeParam, toHttpError } from "./errors.js";
 export type { ErrorBody, ErrorDetail, HttpErrorOptions } from "./errors.js";
 export { sendJson, writeError } from "./respond.js";
-export { PRINCIPAL_LOCAL, apiKeyVerifier, authenticateBearer, principalOf, requireApiKey } from "./auth.js";
+export { PRINCIPAL_LOCAL, apiKeyVerifier, authenticateBearer, authenticateBearerSync, bearerToken, principalOf, requireApiKey } from "./auth.js";
 export type { ApiKeyVerifier } from "./auth.js";
 export { DEFAULT_BODY_LIMIT_BYTES, hasRequestBody, isJsonContentType, readJsonBody } from "./json-body.js";
 export type { ReadJsonBodyOptions } from "./json-body.js";

@@ -246,6 +246,12 @@ export function normalizeMethod(method: string | undefined): string {
  * `http_server_request_duration_seconds` (histogram) and `http_server_requests_total` (counter),
  * both labelled `{method, route, status}`. `route` must be a route template, never a raw path.
  */
+/** The two series one (method, route, status) records into. */
+interface HttpSeries {
+  readonly duration: { observe(value: number): void };
+  readonly requests: { inc(value?: number): void };
+}
+
 export class HttpMetrics {
   readonly #duration: SeriesFamily<HttpMetricLabel, BoundHistogram>;
   readonly #requests: SeriesFamily<HttpMetricLabel, BoundCounter>;
@@ -269,17 +275,26 @@ export class HttpMetrics {
   }
 
   // Resolving a label set hashes it; a service answers few distinct (method, route, status), so
-  // each is resolved once and kept.
-  readonly #series = new Map<string, { duration: { observe(value: number): void }; requests: { inc(value?: number): void } }>();
+  // each is resolved once and kept — by route, then method, then status, so that a request builds
+  // no key string (routes and methods are the same string objects each time: their hashes are cached).
+  readonly #series = new Map<string, Map<string, Map<number, HttpSeries>>>();
+  #seriesCount = 0;
 
   /** Records one answered request. */
   observe(method: string, route: string, status: number, seconds: number): void {
-    const key = `${method}\u0000${route}\u0000${status}`;
-    let series = this.#series.get(key);
+    let byMethod = this.#series.get(route);
+    if (byMethod === undefined) this.#series.set(route, (byMethod = new Map()));
+    let byStatus = byMethod.get(method);
+    if (byStatus === undefined) byMethod.set(method, (byStatus = new Map()));
+    let series = byStatus.get(status);
     if (series === undefined) {
       const labels = { method: normalizeMethod(method), route, status: String(status) };
       series = { duration: this.#duration.bind(labels), requests: this.#requests.bind(labels) };
-      if (this.#series.size < 10_000) this.#series.set(key, series);
+      // Past this many, a label set is resolved on each request rather than remembered (bounded memory).
+      if (this.#seriesCount < 10_000) {
+        byStatus.set(status, series);
+        this.#seriesCount++;
+      }
     }
     series.duration.observe(seconds);
     series.requests.inc();

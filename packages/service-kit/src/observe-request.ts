@@ -20,20 +20,12 @@ export const CLIENT_CLOSED_REQUEST = 499;
  * The cross-cutting part of serving one request, shared by the express app and the hot path: runs
  * `handle` in a server span continuing the caller's `traceparent`, answers a throw from `handle`
  * with {@link writeError}, and when the response is done names the span after the route, records
- * the request in `metrics` and logs it at debug with its duration. Completion is observed with
- * response callbacks rather than an awaited chain: this runs on every request of the hot path.
+ * the request in `metrics` and logs it at debug with its duration. Completion is observed with one
+ * response listener and nothing is returned to await: this runs on every request of the hot path.
  */
-export function observeHttpRequest(
-  req: IncomingMessage,
-  res: ServerResponse,
-  options: ObserveHttpRequestOptions,
-  handle: () => unknown,
-): Promise<void> {
+export function observeHttpRequest(req: IncomingMessage, res: ServerResponse, options: ObserveHttpRequestOptions, handle: () => unknown): void {
   const started = performance.now();
   const method = normalizeMethod(req.method);
-  const url = req.url ?? "/";
-  const query = url.indexOf("?");
-  const path = query === -1 ? url : url.slice(0, query);
   const traceparent = req.headers.traceparent;
   // No exporter and no caller's trace: a span would record nothing and continue nothing.
   const span =
@@ -42,14 +34,12 @@ export function observeHttpRequest(
       : startSpan(method, {
           kind: "server",
           ...(traceparent !== undefined ? { parent: extractTraceContext({ traceparent, tracestate: req.headers.tracestate }) } : {}),
-          attributes: { "http.request.method": method, "url.path": path, "url.scheme": "http" },
+          attributes: { "http.request.method": method, "url.path": pathOf(req), "url.scheme": "http" },
         });
-  return new Promise<void>((resolve) => {
-    let settled = false;
-    const complete = (completed: boolean) => {
-      if (settled) return;
-      settled = true;
-      const status = completed ? res.statusCode : CLIENT_CLOSED_REQUEST;
+  // "close" follows "finish" on every response and is emitted once, so one plain listener tells both outcomes apart.
+  res.on("close", () => {
+    try {
+      const status = res.writableFinished ? res.statusCode : CLIENT_CLOSED_REQUEST;
       const route = options.route();
       const seconds = (performance.now() - started) / 1000;
       if (span !== undefined) {
@@ -61,20 +51,25 @@ export function observeHttpRequest(
       }
       options.metrics.observe(method, route, status, seconds);
       if (options.logger.isLevelEnabled("debug")) {
-        options.logger.debug({ method, route, path, status, duration_ms: Math.round(seconds * 1e6) / 1e3 }, "request");
+        options.logger.debug({ method, route, path: pathOf(req), status, duration_ms: Math.round(seconds * 1e6) / 1e3 }, "request");
       }
-      resolve();
-    };
-    // "close" follows "finish" on every response, so one listener tells both outcomes apart.
-    res.once("close", () => complete(res.writableFinished));
-    const fail = (error: unknown) => writeError(res, error, options.logger);
-    try {
-      const result = span === undefined ? handle() : runWithTraceContext(span.traceContext, handle);
-      if (isThenable(result)) result.then(undefined, fail);
     } catch (error) {
-      fail(error);
+      options.logger.error({ err: error }, "observing a request failed");
     }
   });
+  try {
+    const result = span === undefined ? handle() : runWithTraceContext(span.traceContext, handle);
+    if (isThenable(result)) result.then(undefined, (error: unknown) => writeError(res, error, options.logger));
+  } catch (error) {
+    writeError(res, error, options.logger);
+  }
+}
+
+/** The request path without its query (never logged or recorded with the query: it may hold a SAS). */
+function pathOf(req: IncomingMessage): string {
+  const url = req.url ?? "/";
+  const query = url.indexOf("?");
+  return query === -1 ? url : url.slice(0, query);
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

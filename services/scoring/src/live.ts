@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from "node:crypto";
+import { createHash, hash, timingSafeEqual } from "node:crypto";
 import type { Principal } from "@retrain/service-kit";
 import type { Logger } from "@retrain/telemetry";
 import type { ServedModelState, TargetDoc } from "./documents.js";
@@ -75,8 +75,9 @@ export class ModelCache {
   }
 }
 
+// One-shot hash: no Hash object per call (it runs on every RRS request).
 function digest(text: string): Buffer {
-  return createHash("sha256").update(text, "utf8").digest();
+  return hash("sha256", text, "buffer");
 }
 
 /**

@@ -3,7 +3,7 @@
 // (readJsonBody), the error body (writeError, via observeHttpRequest) and metrics + tracing
 // (observeHttpRequest), so both transports answer the same faults byte for byte.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { authenticateBearer, HttpError, observeHttpRequest, readJsonBody, sendJson, type HttpMetrics } from "@retrain/service-kit";
+import { authenticateBearer, authenticateBearerSync, HttpError, observeHttpRequest, readJsonBody, sendJson, type HttpMetrics } from "@retrain/service-kit";
 import type { Logger } from "@retrain/telemetry";
 import { executionError } from "../errors.js";
 import type { ScoringHost } from "../host.js";
@@ -81,13 +81,16 @@ export function formatOf(query: string): ExecuteFormat & { apiVersion: string | 
 /** Creates the fast path: POST execute on a classic endpoint or a new web service. */
 export function createExecuteFastPath(deps: ExecuteDeps): FastPath {
   const rrs = new RrsMetrics(deps.metrics.registry);
+  // Built once per kind, not per request.
+  const observeOptions = {
+    classic: { metrics: deps.metrics, logger: deps.logger, route: () => EXECUTE_ROUTES.classic },
+    new: { metrics: deps.metrics, logger: deps.logger, route: () => EXECUTE_ROUTES.new },
+  } as const;
   return (req, res) => {
     if (req.method !== "POST") return false;
     const match = matchExecute(req.url ?? "/");
     if (match === undefined) return false;
-    observeHttpRequest(req, res, { metrics: deps.metrics, logger: deps.logger, route: () => EXECUTE_ROUTES[match.kind] }, () => execute(req, res, match, deps, rrs)).catch(
-      (error: unknown) => deps.logger.error({ err: error }, "observing a request failed"),
-    );
+    observeHttpRequest(req, res, observeOptions[match.kind], () => execute(req, res, match, deps, rrs));
     return true;
   };
 }
@@ -136,7 +139,7 @@ async function execute(req: IncomingMessage, res: ServerResponse, match: Execute
   const target = matches(known, match.kind, match.scope) ? known : await findTarget(deps.host, match.kind, match.scope, match.id);
   // Inline rather than through authenticateForTarget: one async layer less per request.
   try {
-    await authenticateBearer(req.headers.authorization, target.verify);
+    authenticateBearerSync(req.headers.authorization, target.verify);
   } catch (error) {
     throw scoreUnauthorized(error);
   }

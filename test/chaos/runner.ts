@@ -12,7 +12,7 @@ import { Cleanup, waitFor } from "@retrain/testing";
 import { startDeployment, trainThroughBes, type Deployment } from "../e2e/deployment.js";
 import type { RestartableService } from "../e2e/processes.js";
 import { check, type AuditRecord, type CheckReport, type ServedRecord } from "./checker.js";
-import { churnCsv } from "./data.js";
+import { churnCsv } from "../e2e/churn.js";
 import { Ledger, type FaultRecord } from "./ledger.js";
 
 /** Options for {@link runChaos}. */
@@ -214,7 +214,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       const pipeline = pipelines[index % pipelines.length] as ChaosPipeline;
       const round = Math.floor(index / pipelines.length);
       // Alternate the signal per round: each run's model beats the champion trained on the other.
-      const csv = churnCsv(options.rows ?? 1000, 1_000 + index, round % 2 === 0);
+      const csv = churnCsv(options.rows ?? 1000, 1_000 + index, { drift: round % 2 === 0 });
       const run: Ledger["runs"][number] = { index, pipeline: pipeline.name, targets: pipeline.targets.map((t) => targetKey(t)), sentAt: Date.now(), attempts: 0 };
       ledger.runs.push(run);
       const giveUp = Date.now() + runDeadlineMs;

@@ -6,25 +6,11 @@ import { spawnSync } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { retrain, type CliRun } from "@retrain/cli/testing";
-import { SeededRandom } from "@retrain/ml";
 import { Cleanup, freePort, tempDir, waitFor } from "@retrain/testing";
 import { startDeployment, trainThroughBes, type Deployment } from "./deployment.js";
 import { buildAll, root } from "./processes.js";
+import { CHURN_TRAINING_SERVICE, churnCsv } from "./churn.js";
 
-/** Churn data; `drift` reverses how tenure and charges matter, `noise` makes the labels random. */
-function churnCsv(rows: number, seed: number, options: { noise?: boolean; drift?: boolean } = {}): string {
-  const random = new SeededRandom(seed);
-  const lines = ["tenure,charges,plan,label"];
-  for (let i = 0; i < rows; i++) {
-    const tenure = random.nextFloat() * 60;
-    const charges = 20 + random.nextFloat() * 100;
-    const plan = ["basic", "plus", "pro"][random.nextInt(3)] ?? "basic";
-    const z = (options.drift === true ? -1 : 1) * (-0.08 * (tenure - 30) + 0.03 * (charges - 70)) + (plan === "basic" ? 0.5 : 0);
-    const label = options.noise === true ? random.nextInt(2) : random.nextFloat() < 1 / (1 + Math.exp(-z)) ? 1 : 0;
-    lines.push(`${tenure.toFixed(1)},${charges.toFixed(2)},${plan},${label}`);
-  }
-  return lines.join("\n") + "\n";
-}
 
 interface Stage {
   stage: string;
@@ -83,8 +69,7 @@ describe("the retrain CLI against a running Retrain (processes, NATS, Azurite)",
     const target = (endpoint: string) => `{ kind: classic, workspace: e2e, webService: churn, endpoint: ${endpoint}, resourceName: "Churn [trained model]", createIfMissing: true }`;
     deployment = await startDeployment({
       config: [
-        "trainingServices:",
-        "  - { workspace: e2e, name: churn-training, learner: Two-Class Logistic Regression, label: label, parameters: { l1RegularizationWeight: 0, l2RegularizationWeight: 1 } }",
+        ...CHURN_TRAINING_SERVICE,
         "pipelines:",
         "  - name: churn",
         "    trainingWebService: { workspace: e2e, service: churn-training }",

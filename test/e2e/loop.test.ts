@@ -1,29 +1,15 @@
 // The whole retraining loop with every service as its own OS process over a real nats-server and
 // Azurite: ingestion → trainer (BES) → evaluator → classic-promoter / new-promoter → scoring.
 import { EventTypes, type AnyEvent } from "@retrain/contracts";
-import { SeededRandom } from "@retrain/ml";
 import { Cleanup, waitFor, type ServiceProcess } from "@retrain/testing";
 import { startDeployment, trainThroughBes, type Deployment } from "./deployment.js";
 import { buildAll } from "./processes.js";
+import { CHURN_TRAINING_SERVICE, churnCsv } from "./churn.js";
 
 let ADMIN = "";
 let KEY = "";
 const TERMINAL = new Set<string>([EventTypes.EndpointUpdated, EventTypes.PromotionFailed, EventTypes.ModelRejected, EventTypes.TrainingFailed]);
 
-/** Churn data; `drift` reverses how tenure and charges matter, `noise` makes the labels random. */
-function churnCsv(rows: number, seed: number, noise = false, drift = false, weight = 1): string {
-  const random = new SeededRandom(seed);
-  const lines = ["tenure,charges,plan,label"];
-  for (let i = 0; i < rows; i++) {
-    const tenure = random.nextFloat() * 60;
-    const charges = 20 + random.nextFloat() * 100;
-    const plan = ["basic", "plus", "pro"][random.nextInt(3)] ?? "basic";
-    const z = (drift ? -1 : 1) * weight * (-0.08 * (tenure - 30) + 0.03 * (charges - 70)) + (plan === "basic" ? 0.5 : 0);
-    const label = noise ? random.nextInt(2) : random.nextFloat() < 1 / (1 + Math.exp(-z)) ? 1 : 0;
-    lines.push(`${tenure.toFixed(1)},${charges.toFixed(2)},${plan},${label}`);
-  }
-  return lines.join("\n") + "\n";
-}
 
 describe("the retraining loop across processes (NATS JetStream + Azurite)", () => {
   const cleanup = new Cleanup();
@@ -69,8 +55,7 @@ describe("the retraining loop across processes (NATS JetStream + Azurite)", () =
     const target = (webService: string) => `{ kind: classic, workspace: e2e, webService: ${webService}, endpoint: ep1, resourceName: "Churn [trained model]", createIfMissing: true }`;
     deployment = await startDeployment({
       config: [
-        "trainingServices:",
-        "  - { workspace: e2e, name: churn-training, learner: Two-Class Logistic Regression, label: label, parameters: { l1RegularizationWeight: 0, l2RegularizationWeight: 1 } }",
+        ...CHURN_TRAINING_SERVICE,
         "pipelines:",
         "  - name: churn",
         "    trainingWebService: { workspace: e2e, service: churn-training }",
@@ -129,7 +114,7 @@ describe("the retraining loop across processes (NATS JetStream + Azurite)", () =
     expect(again.deduplicated).toBe(true);
     expect(events.filter((e) => e.type === EventTypes.DataArrived && e.data.runId === again.runId)).toHaveLength(1);
     const before = await servedModel();
-    const noise = (await call(ingestion.url, "PUT", "/v1/pipelines/churn/datasets", churnCsv(3000, 3, true), "text/csv")).body as { runId: string };
+    const noise = (await call(ingestion.url, "PUT", "/v1/pipelines/churn/datasets", churnCsv(3000, 3, { noise: true }), "text/csv")).body as { runId: string };
     const end = await endOf(noise.runId);
     expect(end.type).toBe(EventTypes.ModelRejected);
     expect(await servedModel()).toBe(before);
@@ -137,7 +122,7 @@ describe("the retraining loop across processes (NATS JetStream + Azurite)", () =
 
   it("new (ARM) target: the web service's trained-model asset is swapped through the async pattern", async () => {
     // Drifted data: the initial model (the champion) no longer fits, so the challenger wins on the same holdout.
-    const accepted = (await call(ingestion.url, "PUT", "/v1/pipelines/churn-arm/datasets", churnCsv(4000, 4, false, true), "text/csv")).body as { runId: string };
+    const accepted = (await call(ingestion.url, "PUT", "/v1/pipelines/churn-arm/datasets", churnCsv(4000, 4, { drift: true }), "text/csv")).body as { runId: string };
     const end = await endOf(accepted.runId);
     expect(end.type).toBe(EventTypes.EndpointUpdated);
     if (end.type !== EventTypes.EndpointUpdated) return;
@@ -185,7 +170,7 @@ describe("the retraining loop across processes (NATS JetStream + Azurite)", () =
     }
     const runs = await Promise.all(
       customers.map(async (customer, i) => {
-        const csv = churnCsv(2000, 100 + i, false, i % 2 === 1, 0.5 + i * 0.3);
+        const csv = churnCsv(2000, 100 + i, { drift: i % 2 === 1, weight: 0.5 + i * 0.3 });
         return ((await call(ingestion.url, "PUT", `/v1/pipelines/${customer}/datasets`, csv, "text/csv")).body as { runId: string }).runId;
       }),
     );

@@ -3,7 +3,6 @@
 // line a service process writes, and the churn data the runs train on.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { SeededRandom } from "@retrain/ml";
 import { decodeOtlpTraces, type ReceivedSpan } from "@retrain/telemetry";
 import type { Deployment } from "./deployment.js";
 
@@ -147,19 +146,6 @@ export function captureOutput(deployment: Deployment): ServiceOutput {
  * Churn data; `noise` makes the labels random (a model no better than chance: rejected); `drift`
  * reverses how tenure and charges matter (the served model no longer fits: a new one wins).
  */
-export function churnCsv(rows: number, seed: number, noise = false, drift = false): string {
-  const random = new SeededRandom(seed);
-  const lines = ["tenure,charges,plan,label"];
-  for (let i = 0; i < rows; i++) {
-    const tenure = random.nextFloat() * 60;
-    const charges = 20 + random.nextFloat() * 100;
-    const plan = ["basic", "plus", "pro"][random.nextInt(3)] ?? "basic";
-    const z = (drift ? -1 : 1) * (-0.08 * (tenure - 30) + 0.03 * (charges - 70)) + (plan === "basic" ? 0.5 : 0);
-    const label = noise ? random.nextInt(2) : random.nextFloat() < 1 / (1 + Math.exp(-z)) ? 1 : 0;
-    lines.push(`${tenure.toFixed(1)},${charges.toFixed(2)},${plan},${label}`);
-  }
-  return lines.join("\n") + "\n";
-}
 
 /** The Prometheus text of a service's /metrics. */
 export async function scrape(url: string): Promise<string> {

@@ -7,10 +7,10 @@ import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { EventTypes, type AnyEvent } from "@retrain/contracts";
-import { SeededRandom } from "@retrain/ml";
 import { Cleanup, waitFor } from "@retrain/testing";
 import { startDeployment, trainThroughBes, type Deployment } from "./deployment.js";
 import { buildAll, root } from "./processes.js";
+import { CHURN_TRAINING_SERVICE, churnCsv } from "./churn.js";
 
 type Json = Record<string, unknown>;
 const TERMINAL = new Set<string>([EventTypes.EndpointUpdated, EventTypes.PromotionFailed, EventTypes.ModelRejected, EventTypes.TrainingFailed]);
@@ -20,18 +20,6 @@ const TARGET = "classic:e2e/churn/ep1";
  * Churn data with a signal (tenure and charges matter), seeded; `drift` reverses it. Consecutive
  * promotions alternate, so each challenger beats the champion on its own holdout rows.
  */
-function churnCsv(rows: number, seed: number, drift = false): string {
-  const random = new SeededRandom(seed);
-  const lines = ["tenure,charges,plan,label"];
-  for (let i = 0; i < rows; i++) {
-    const tenure = random.nextFloat() * 60;
-    const charges = 20 + random.nextFloat() * 100;
-    const plan = ["basic", "plus", "pro"][random.nextInt(3)] ?? "basic";
-    const z = (drift ? -1 : 1) * (-0.08 * (tenure - 30) + 0.03 * (charges - 70)) + (plan === "basic" ? 0.5 : 0);
-    lines.push(`${tenure.toFixed(1)},${charges.toFixed(2)},${plan},${random.nextFloat() < 1 / (1 + Math.exp(-z)) ? 1 : 0}`);
-  }
-  return lines.join("\n") + "\n";
-}
 
 describe("the registry and run control across processes (NATS JetStream + Azurite)", () => {
   const cleanup = new Cleanup();
@@ -67,8 +55,7 @@ describe("the registry and run control across processes (NATS JetStream + Azurit
     buildAll();
     deployment = await startDeployment({
       config: [
-        "trainingServices:",
-        "  - { workspace: e2e, name: churn-training, learner: Two-Class Logistic Regression, label: label, parameters: { l1RegularizationWeight: 0, l2RegularizationWeight: 1 } }",
+        ...CHURN_TRAINING_SERVICE,
         "pipelines:",
         "  - name: churn",
         "    trainingWebService: { workspace: e2e, service: churn-training }",
@@ -81,7 +68,7 @@ describe("the registry and run control across processes (NATS JetStream + Azurit
     });
     cleanup.add(() => deployment.stop());
     events = deployment.events;
-    const model0 = await trainThroughBes(deployment, "churn-training", churnCsv(3000, 1, true));
+    const model0 = await trainThroughBes(deployment, "churn-training", churnCsv(3000, 1, { drift: true }));
     const published = await call(deployment.scoring.url, "POST", "/v1/workspaces/e2e/webservices", { name: "churn", resourceName: "Churn [trained model]", model: { location: model0 }, modelId: "initial" });
     expect(published.status).toBe(201);
     webServiceId = String((published.body["webService"] as Json)["Id"]);
@@ -128,7 +115,7 @@ describe("the registry and run control across processes (NATS JetStream + Azurit
       types: [EventTypes.ModelApproved],
       handler: async (event) => void (swallowed = event.data.runId),
     });
-    const accepted = await upload(churnCsv(4000, 3, true));
+    const accepted = await upload(churnCsv(4000, 3, { drift: true }));
     const runId = String(accepted.body["runId"]);
     expect(await waitFor(() => swallowed, { timeoutMs: 90_000, description: "the run's ModelApproved to reach the classic-promoter group" })).toBe(runId);
     await swallower.close({ graceMs: 1_000 });

@@ -2,27 +2,15 @@
 // by configuration alone (BUS=servicebus + a connection string) — over the AMQP test peer and Azurite:
 // upload → trained → approved → endpoint updated, each service its own OS process.
 import { EventTypes, type AnyEvent } from "@retrain/contracts";
-import { SeededRandom } from "@retrain/ml";
 import { Cleanup, waitFor } from "@retrain/testing";
 import { startDeployment, trainThroughBes, type Deployment } from "./deployment.js";
 import { buildAll } from "./processes.js";
+import { CHURN_TRAINING_SERVICE, churnCsv } from "./churn.js";
 
 /** The consumer groups of the services the run passes through (each a subscription of the topic). */
 const GROUPS = ["trainer", "trainer-jobs", "evaluator", "classic-promoter", "new-promoter", "ingestion", "registry", "notifier", "scoring-jobs", "e2e-observer"];
 const TERMINAL = new Set<string>([EventTypes.EndpointUpdated, EventTypes.PromotionFailed, EventTypes.ModelRejected, EventTypes.TrainingFailed]);
 
-function churnCsv(rows: number, seed: number): string {
-  const random = new SeededRandom(seed);
-  const lines = ["tenure,charges,plan,label"];
-  for (let i = 0; i < rows; i++) {
-    const tenure = random.nextFloat() * 60;
-    const charges = 20 + random.nextFloat() * 100;
-    const plan = ["basic", "plus", "pro"][random.nextInt(3)] ?? "basic";
-    const z = -0.08 * (tenure - 30) + 0.03 * (charges - 70) + (plan === "basic" ? 0.5 : 0);
-    lines.push(`${tenure.toFixed(1)},${charges.toFixed(2)},${plan},${random.nextFloat() < 1 / (1 + Math.exp(-z)) ? 1 : 0}`);
-  }
-  return lines.join("\n") + "\n";
-}
 
 describe("the retraining loop across processes on Azure Service Bus (AMQP test peer + Azurite)", () => {
   const cleanup = new Cleanup();
@@ -45,8 +33,7 @@ describe("the retraining loop across processes on Azure Service Bus (AMQP test p
     deployment = await startDeployment({
       bus: "servicebus",
       config: [
-        "trainingServices:",
-        "  - { workspace: e2e, name: churn-training, learner: Two-Class Logistic Regression, label: label, parameters: { l1RegularizationWeight: 0, l2RegularizationWeight: 1 } }",
+        ...CHURN_TRAINING_SERVICE,
         "pipelines:",
         "  - name: churn",
         "    trainingWebService: { workspace: e2e, service: churn-training }",

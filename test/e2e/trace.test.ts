@@ -7,8 +7,9 @@ import { EventTypes, type AnyEvent } from "@retrain/contracts";
 import type { ReceivedSpan } from "@retrain/telemetry";
 import { Cleanup, waitFor } from "@retrain/testing";
 import { startDeployment, trainThroughBes, type Deployment } from "./deployment.js";
-import { captureOutput, churnCsv, sample, scrape, startOtlpCollector, type OtlpCollector, type ServiceOutput } from "./observability.js";
+import { captureOutput, sample, scrape, startOtlpCollector, type OtlpCollector, type ServiceOutput } from "./observability.js";
 import { buildAll } from "./processes.js";
+import { CHURN_TRAINING_SERVICE, churnCsv } from "./churn.js";
 
 const TERMINAL = new Set<string>([EventTypes.EndpointUpdated, EventTypes.PromotionFailed, EventTypes.ModelRejected, EventTypes.TrainingFailed]);
 const RUN_SERVICES = ["retrain-ingestion", "retrain-trainer", "retrain-evaluator", "retrain-classic-promoter", "retrain-scoring"];
@@ -64,8 +65,7 @@ describe("one trace per run, metrics and logs across processes (NATS JetStream +
       `{ kind: classic, workspace: e2e, webService: ${webService}, endpoint: ep1, resourceName: "Churn [trained model]", createIfMissing: ${createIfMissing} }`;
     deployment = await startDeployment({
       config: [
-        "trainingServices:",
-        "  - { workspace: e2e, name: churn-training, learner: Two-Class Logistic Regression, label: label, parameters: { l1RegularizationWeight: 0, l2RegularizationWeight: 1 } }",
+        ...CHURN_TRAINING_SERVICE,
         "pipelines:",
         "  - name: churn",
         "    trainingWebService: { workspace: e2e, service: churn-training }",
@@ -143,7 +143,7 @@ describe("one trace per run, metrics and logs across processes (NATS JetStream +
 
   it("a rejected run carries error status with the evaluator's reason", async () => {
     const parent = upstream();
-    const runId = await upload("churn", churnCsv(3000, 3, true), parent.traceparent);
+    const runId = await upload("churn", churnCsv(3000, 3, { noise: true }), parent.traceparent);
     const end = await endOf(runId);
     expect(end.type).toBe(EventTypes.ModelRejected);
     const reason = end.type === EventTypes.ModelRejected ? end.data.reason : "";

@@ -8,8 +8,9 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { EventTypes, type AnyEvent } from "@retrain/contracts";
 import { Cleanup, waitFor } from "@retrain/testing";
 import { startDeployment, trainThroughBes, type Deployment } from "./deployment.js";
-import { churnCsv, startOtlpCollector } from "./observability.js";
+import { startOtlpCollector } from "./observability.js";
 import { buildAll, root } from "./processes.js";
+import { CHURN_TRAINING_SERVICE, churnCsv } from "./churn.js";
 
 const TERMINAL = new Set<string>([EventTypes.EndpointUpdated, EventTypes.PromotionFailed, EventTypes.ModelRejected, EventTypes.TrainingFailed]);
 const ARTIFACTS = join(root, "test", "artifacts");
@@ -39,8 +40,7 @@ describe("/ui in headless Chromium after an end-to-end run", () => {
     cleanup.add(() => collector.close());
     deployment = await startDeployment({
       config: [
-        "trainingServices:",
-        "  - { workspace: e2e, name: churn-training, learner: Two-Class Logistic Regression, label: label, parameters: { l1RegularizationWeight: 0, l2RegularizationWeight: 1 } }",
+        ...CHURN_TRAINING_SERVICE,
         "pipelines:",
         "  - name: churn",
         "    trainingWebService: { workspace: e2e, service: churn-training }",
@@ -62,10 +62,10 @@ describe("/ui in headless Chromium after an end-to-end run", () => {
     expect(published.status).toBe(201);
     promotedRunId = await upload(churnCsv(4000, 2));
     expect((await endOf(promotedRunId)).type).toBe(EventTypes.EndpointUpdated);
-    rejectedRunId = await upload(churnCsv(3000, 3, true));
+    rejectedRunId = await upload(churnCsv(3000, 3, { noise: true }));
     expect((await endOf(rejectedRunId)).type).toBe(EventTypes.ModelRejected);
     // Drifted data: the served model no longer fits, so a second model is promoted (two points on the chart).
-    expect((await endOf(await upload(churnCsv(4000, 4, false, true)))).type).toBe(EventTypes.EndpointUpdated);
+    expect((await endOf(await upload(churnCsv(4000, 4, { drift: true })))).type).toBe(EventTypes.EndpointUpdated);
     // The run's spans reach the registry through the collector.
     await waitFor(
       async () => {

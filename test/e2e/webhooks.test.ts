@@ -5,7 +5,6 @@ import { createHmac } from "node:crypto";
 import { retrain } from "@retrain/cli/testing";
 import { EVENT_TYPE_PROPERTY } from "@retrain/bus";
 import { createEvent, encodeEvent, EventTypes, exampleData, parseEvent, ulid, type AnyEvent, type EventValidationError } from "@retrain/contracts";
-import { SeededRandom } from "@retrain/ml";
 import { startWebhookReceiver, type ReceivedWebhook, type WebhookReceiver } from "@retrain/notifier/testing";
 import { ServiceBusClient } from "@azure/service-bus";
 import { Cleanup, startServiceBusPeer, waitFor } from "@retrain/testing";
@@ -13,20 +12,8 @@ import { subscribeToRetrainEvents, type RetrainSubscriber } from "../../docs/exa
 import { receiveRetrainEvents, setTypeRules, TYPE_PROPERTY } from "../../docs/examples/servicebus-subscriber.js";
 import { startDeployment, trainThroughBes, type Deployment } from "./deployment.js";
 import { buildAll } from "./processes.js";
+import { CHURN_TRAINING_SERVICE, churnCsv } from "./churn.js";
 
-/** Churn data with a learnable signal. */
-function churnCsv(rows: number, seed: number): string {
-  const random = new SeededRandom(seed);
-  const lines = ["tenure,charges,plan,label"];
-  for (let i = 0; i < rows; i++) {
-    const tenure = random.nextFloat() * 60;
-    const charges = 20 + random.nextFloat() * 100;
-    const plan = ["basic", "plus", "pro"][random.nextInt(3)] ?? "basic";
-    const z = -0.08 * (tenure - 30) + 0.03 * (charges - 70) + (plan === "basic" ? 0.5 : 0);
-    lines.push(`${tenure.toFixed(1)},${charges.toFixed(2)},${plan},${random.nextFloat() < 1 / (1 + Math.exp(-z)) ? 1 : 0}`);
-  }
-  return lines.join("\n") + "\n";
-}
 
 /** Checks a Standard Webhooks signature with nothing but the secret (as a receiver would). */
 function signatureVerifies(secret: string, webhook: ReceivedWebhook): boolean {
@@ -69,8 +56,7 @@ describe("webhooks across processes (notifier over NATS JetStream + Azurite)", (
     buildAll();
     deployment = await startDeployment({
       config: [
-        "trainingServices:",
-        "  - { workspace: e2e, name: churn-training, learner: Two-Class Logistic Regression, label: label, parameters: { l1RegularizationWeight: 0, l2RegularizationWeight: 1 } }",
+        ...CHURN_TRAINING_SERVICE,
         "pipelines:",
         "  - name: churn",
         "    trainingWebService: { workspace: e2e, service: churn-training }",

@@ -8,7 +8,7 @@ import { EventTypes, type AnyEvent } from "@retrain/contracts";
 import { Cleanup, waitFor } from "@retrain/testing";
 import { startDeployment, trainThroughBes, type Deployment } from "../e2e/deployment.js";
 import { buildAll } from "../e2e/processes.js";
-import { churnCsv } from "../chaos/data.js";
+import { churnCsv } from "../e2e/churn.js";
 import { sampleRss, type RssSampler } from "./rss.js";
 
 const RSS_LIMIT = 512 * 1024 * 1024;

@@ -140,6 +140,23 @@ export type EventData<T extends EventType> = z.infer<Catalog[T]["schema"]>;
 /** Every event type name, in catalog order. */
 export const eventTypes: readonly EventType[] = Object.values(EventTypes);
 
+/**
+ * The facts of a run — what the registry records and teams may subscribe to. Not the commands between
+ * services (BatchJobQueued, RunRedriveRequested) nor upstream requests (DatasetAvailable): a type added
+ * to the catalog is not a run fact until it is listed here, so nothing internal leaks by default.
+ */
+export const runEventTypes = [
+  EventTypes.DataArrived,
+  EventTypes.TrainingFailed,
+  EventTypes.ModelTrained,
+  EventTypes.ModelApproved,
+  EventTypes.ModelRejected,
+  EventTypes.ModelAwaitingApproval,
+  EventTypes.EndpointUpdated,
+  EventTypes.PromotionFailed,
+  EventTypes.RunCancelled,
+] as const satisfies readonly EventType[];
+
 /** True when `type` names a catalog event. */
 export function isEventType(type: string): type is EventType {
   return Object.prototype.hasOwnProperty.call(catalog, type);

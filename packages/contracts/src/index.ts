@@ -36,7 +36,7 @@ export {
   RunRedriveRequested,
 } from "./events.js";
 export type { EventType } from "./events.js";
-export { catalog, eventTypes, isEventType, exampleData } from "./catalog.js";
+export { catalog, eventTypes, isEventType, exampleData, runEventTypes } from "./catalog.js";
 export type { Catalog, CatalogEntry, EventData } from "./catalog.js";
 export {
   CloudEventEnvelope,

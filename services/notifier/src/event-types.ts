@@ -1,21 +1,7 @@
-import { catalog, EventTypes, isEventType, type EventType } from "@retrain/contracts";
+import { catalog, isEventType, runEventTypes, type EventType } from "@retrain/contracts";
 
-/**
- * The event types a webhook may subscribe to: the facts of a run. Commands between services
- * (BatchJobQueued, RunRedriveRequested) and upstream requests (DatasetAvailable) are not offered; a
- * type added to the catalog is not offered until it is listed here, so nothing internal leaks by default.
- */
-export const SUBSCRIBABLE_TYPES = [
-  EventTypes.DataArrived,
-  EventTypes.TrainingFailed,
-  EventTypes.ModelTrained,
-  EventTypes.ModelApproved,
-  EventTypes.ModelRejected,
-  EventTypes.ModelAwaitingApproval,
-  EventTypes.EndpointUpdated,
-  EventTypes.PromotionFailed,
-  EventTypes.RunCancelled,
-] as const satisfies readonly EventType[];
+/** The event types a webhook may subscribe to: the facts of a run (see runEventTypes). */
+export const SUBSCRIBABLE_TYPES = runEventTypes;
 
 const subscribable = new Set<string>(SUBSCRIBABLE_TYPES);
 

@@ -1,6 +1,6 @@
 import type { BlobStore } from "@retrain/blob";
 import type { EventBus, Subscription } from "@retrain/bus";
-import { EventTypes, type AnyEvent, type EventType } from "@retrain/contracts";
+import { EventTypes, runEventTypes, type AnyEvent } from "@retrain/contracts";
 import { assertAdmin, HttpError, principalOf, requireApiKey, routeParam, type ApiKeyVerifier, type MetricsRegistry, type Principal } from "@retrain/service-kit";
 import type { Logger } from "@retrain/telemetry";
 import type { Router } from "express";
@@ -46,17 +46,7 @@ export interface Registry {
 }
 
 /** The run events the registry consumes (every event of a run; not commands nor upstream requests). */
-export const RUN_EVENT_TYPES = [
-  EventTypes.DataArrived,
-  EventTypes.TrainingFailed,
-  EventTypes.ModelTrained,
-  EventTypes.ModelApproved,
-  EventTypes.ModelRejected,
-  EventTypes.ModelAwaitingApproval,
-  EventTypes.EndpointUpdated,
-  EventTypes.PromotionFailed,
-  EventTypes.RunCancelled,
-] as const satisfies readonly EventType[];
+export const RUN_EVENT_TYPES = runEventTypes;
 
 const SOURCE = "/retrain/registry";
 

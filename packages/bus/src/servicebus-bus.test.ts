@@ -132,8 +132,7 @@ describe("ServiceBusBus specifics (AMQP test peer)", () => {
         inbox: { seen: async () => false },
         handler: async (_e, ctx) => {
           attempts.push(ctx.attempt);
-          // time-based by design: the handler must outlive its lock more than twice over.
-          await new Promise((resolve) => setTimeout(resolve, 2_500));
+          await new Promise((resolve) => setTimeout(resolve, 2_500)); // time-based by design: the handler must outlive its lock more than twice over.
           done.resolve();
         },
       });

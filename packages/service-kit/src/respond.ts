@@ -5,10 +5,12 @@ import { errorBody, toHttpError } from "./errors.js";
 /** Writes `body` as a JSON response with `status` (works for node:http and express responses). */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers?: Readonly<Record<string, string>>): void {
   const payload = JSON.stringify(body);
-  res.statusCode = status;
-  if (headers !== undefined) for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
-  res.setHeader("content-type", "application/json; charset=utf-8");
-  res.setHeader("content-length", Buffer.byteLength(payload));
+  // writeHead with a flat [name, value, …] list: Node writes it without building a header map (this runs
+  // on every RRS answer); headers set earlier with setHeader (e.g. Connection: close) are merged by Node.
+  const raw: string[] = [];
+  if (headers !== undefined) for (const name in headers) raw.push(name, headers[name] as string);
+  raw.push("content-type", "application/json; charset=utf-8", "content-length", String(Buffer.byteLength(payload)));
+  res.writeHead(status, raw);
   res.end(payload);
 }
 

@@ -41,19 +41,19 @@ export function isServerClosing(req: IncomingMessage): boolean {
 }
 
 const IN_FLIGHT = Symbol("retrain.inFlight");
-type CountedSocket = Socket & { [IN_FLIGHT]?: number };
+const LATEST = Symbol("retrain.latestResponse");
+type CountedSocket = Socket & { [IN_FLIGHT]?: number; [LATEST]?: ServerResponse | undefined };
 
 /** Starts a node:http server for `handler`; resolves once it listens. */
 export async function startHttpServer(handler: HttpHandler, options: StartHttpServerOptions): Promise<RunningServer> {
   const host = options.host ?? "127.0.0.1";
-  // Requests in flight per connection (a counter on the socket itself, so the hot path does no map
-  // lookups) and the responses not yet done, for the two-phase close.
+  // Requests in flight per connection and the connection's latest response, kept on the socket itself
+  // (no set of responses: adding and deleting one per request made the set rehash), for the two-phase close.
   const sockets = new Set<Socket>();
-  const responses = new Set<ServerResponse>();
   let closing = false;
   function onResponseClose(this: ServerResponse): void {
-    responses.delete(this);
     const socket = this.req.socket as CountedSocket;
+    if (socket[LATEST] === this) socket[LATEST] = undefined;
     const remaining = (socket[IN_FLIGHT] ?? 1) - 1;
     socket[IN_FLIGHT] = remaining;
     // Answers started before close() began were sent keep-alive; end those connections now.
@@ -63,7 +63,7 @@ export async function startHttpServer(handler: HttpHandler, options: StartHttpSe
   const server = createServer((req, res) => {
     const socket = req.socket as CountedSocket;
     socket[IN_FLIGHT] = (socket[IN_FLIGHT] ?? 0) + 1;
-    responses.add(res);
+    socket[LATEST] = res;
     res.on("close", onResponseClose);
     if (closing) res.setHeader("connection", "close");
     try {
@@ -110,9 +110,11 @@ export async function startHttpServer(handler: HttpHandler, options: StartHttpSe
           closingSockets.add(socket);
           if (((socket as CountedSocket)[IN_FLIGHT] ?? 0) === 0) socket.destroy();
         }
-        // Answers not yet started will carry Connection: close, so Node ends those connections after them.
-        for (const response of responses) {
-          if (!response.headersSent) response.setHeader("connection", "close");
+        // A connection's latest answer, if not yet started, carries Connection: close, so Node ends the
+        // connection after it (answers pipelined before it go out first; onResponseClose ends the rest).
+        for (const socket of sockets) {
+          const latest = (socket as CountedSocket)[LATEST];
+          if (latest !== undefined && !latest.headersSent) latest.setHeader("connection", "close");
         }
       });
       return closed;

@@ -148,7 +148,20 @@ describe("the execute URL", () => {
   it("matches only the two execute routes", () => {
     expect(matchExecute("/workspaces/ws/services/abc/execute?api-version=2.0")).toEqual({ kind: "classic", scope: "ws", id: "abc", query: "api-version=2.0" });
     expect(matchExecute("/subscriptions/s/services/abc/execute")).toEqual({ kind: "new", scope: "s", id: "abc", query: "" });
-    for (const url of ["/workspaces/ws/services/abc/jobs", "/workspaces/ws/services/abc/execute/x", "/v1/workspaces/ws/services/abc/execute", "/workspaces//services/abc/execute"]) {
+    expect(matchExecute("/workspaces/ws/services/abc/EXECUTE")).toEqual({ kind: "classic", scope: "ws", id: "abc", query: "" });
+    for (const url of [
+      "/workspaces/ws/services/abc/jobs",
+      "/workspaces/ws/services/abc/execute/x",
+      "/v1/workspaces/ws/services/abc/execute",
+      "/workspaces//services/abc/execute",
+      "/workspaces/ws/services//execute",
+      "/workspaces/ws/webservices/abc/execute",
+      "/workspaces/ws/services/a/b/execute",
+      "/workspaces/ws/services/abc/executes",
+      "/workspaces/ws/services/abc/execut",
+      "/workspaces/ws?/services/abc/execute",
+      "/workspaces/ws/services/abc?/execute",
+    ]) {
       expect(matchExecute(url)).toBeUndefined();
     }
   });

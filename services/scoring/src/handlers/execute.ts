@@ -40,17 +40,25 @@ interface ExecuteMatch {
 
 /** Matches `/workspaces/{ws}/services/{id}/execute` and `/subscriptions/{sub}/services/{id}/execute` without a URL parser. */
 export function matchExecute(url: string): ExecuteMatch | undefined {
+  // /workspaces/{ws}/services/{id}/execute or /subscriptions/{sub}/services/{id}/execute, scanned by
+  // slash positions: no array of segments per request.
   const q = url.indexOf("?");
-  const path = q < 0 ? url : url.slice(0, q);
-  const parts = path.split("/");
-  // ["", "workspaces", ws, "services", id, "execute"]
-  if (parts.length !== 6 || parts[0] !== "" || parts[3] !== "services" || parts[5]?.toLowerCase() !== "execute") return undefined;
-  const first = parts[1];
-  const kind = first === "workspaces" ? "classic" : first === "subscriptions" ? "new" : undefined;
-  const scope = parts[2];
-  const id = parts[4];
-  if (kind === undefined || scope === undefined || scope === "" || id === undefined || id === "") return undefined;
-  return { kind, scope, id, query: q < 0 ? "" : url.slice(q + 1) };
+  const end = q < 0 ? url.length : q;
+  let kind: "classic" | "new";
+  let at: number;
+  if (url.startsWith("/workspaces/")) {
+    kind = "classic";
+    at = 12;
+  } else if (url.startsWith("/subscriptions/")) {
+    kind = "new";
+    at = 15;
+  } else return undefined;
+  const afterScope = url.indexOf("/", at);
+  if (afterScope <= at || afterScope >= end || !url.startsWith("/services/", afterScope)) return undefined;
+  const idAt = afterScope + 10;
+  const afterId = url.indexOf("/", idAt);
+  if (afterId <= idAt || afterId >= end || end - afterId !== 8 || url.slice(afterId + 1, end).toLowerCase() !== "execute") return undefined;
+  return { kind, scope: url.slice(at, afterScope), id: url.slice(idAt, afterId), query: q < 0 ? "" : url.slice(q + 1) };
 }
 
 /** Reads `format`, `details` and `api-version` from a query string (a hand scan: this runs per request). */
@@ -76,6 +84,19 @@ export function formatOf(query: string): ExecuteFormat & { apiVersion: string | 
     }
   }
   return { swagger, details, apiVersion };
+}
+
+// Clients repeat one query string (e.g. "api-version=2.0&details=true"): the last one read is kept.
+let lastQuery = "";
+let lastFormat: ReturnType<typeof formatOf> = formatOf("");
+
+/** {@link formatOf}, remembered for the last query string (the result is never modified). */
+function formatOfQuery(query: string): ReturnType<typeof formatOf> {
+  if (query !== lastQuery) {
+    lastFormat = formatOf(query);
+    lastQuery = query;
+  }
+  return lastFormat;
 }
 
 /** Creates the fast path: POST execute on a classic endpoint or a new web service. */
@@ -130,7 +151,7 @@ export async function authenticateForTarget(target: LiveTarget, authorization: s
 }
 
 async function execute(req: IncomingMessage, res: ServerResponse, match: ExecuteMatch, deps: ExecuteDeps, rrs: RrsMetrics): Promise<void> {
-  const format = formatOf(match.query);
+  const format = formatOfQuery(match.query);
   if (format.apiVersion !== undefined && format.apiVersion !== "2.0") {
     throw new HttpError(400, "BadArgument", `Unsupported api-version '${format.apiVersion}'; this service implements 2.0.`);
   }

@@ -21,10 +21,10 @@ interface Reply {
 }
 
 /**
- * One request over node:http. With `write: false` only the headers go out (the declared length
- * included) and the server must answer from them alone, within 10 s.
+ * One request over node:http. With `writeAtMost` only the headers and that much of the body go out
+ * (the whole length still declared) and the server must answer from them alone, within 10 s.
  */
-function exchange(url: string, init: Request, body: Buffer, write: boolean): Promise<Reply> {
+function exchange(url: string, init: Request, body: Buffer, writeAtMost?: number): Promise<Reply> {
   return new Promise((resolve, reject) => {
     let answered = false;
     const req = request(url, { method: init.method, headers: { ...init.headers, "content-length": String(body.length) } }, (res) => {
@@ -40,9 +40,10 @@ function exchange(url: string, init: Request, body: Buffer, write: boolean): Pro
     req.on("error", (error) => {
       if (!answered) reject(error);
     });
-    if (!write) {
-      req.flushHeaders();
-      req.setTimeout(10_000, () => req.destroy(new Error(`${init.method} ${url}: no answer from the headers alone within 10 s`)));
+    if (writeAtMost !== undefined) {
+      if (writeAtMost === 0) req.flushHeaders();
+      else req.write(body.subarray(0, writeAtMost));
+      req.setTimeout(10_000, () => req.destroy(new NoAnswerError(`${init.method} ${url}: no answer from the headers and ${writeAtMost} bytes within 10 s`)));
       return;
     }
     const slice = 256 * 1024;
@@ -65,20 +66,37 @@ function exchange(url: string, init: Request, body: Buffer, write: boolean): Pro
   });
 }
 
+/** The server did not answer a partial request (it waits for more of the body). */
+class NoAnswerError extends Error {
+  override readonly name = "NoAnswerError";
+}
+
+// What the third try sends of a body: more than any limit a service answers from (a JSON body limit,
+// a CSV row or field limit), less than the 8 MiB a service drains before it closes the connection.
+const THIRD_TRY_BYTES = 4 * 1024 * 1024;
+
 /**
  * Sends a request as a well-behaved streaming client: the body goes out in slices and writing stops
- * once the server answers. A service refuses a body far over its limit from the declared length
- * alone and closes the connection; when that reset reaches the client before the answer did, the
- * request is made again with the headers only, and the answer to those is the service's answer.
+ * once the server answers. A service refuses a body over its limit early — from the declared length,
+ * or from the first row or field over a limit — and closes the connection after draining a bounded
+ * amount; when that reset reaches the client before the answer did (a loaded machine can delay the
+ * client that long), the request is made again with the headers only (the refusals from the declared
+ * length answer those), and if the service waits for the body, with the headers and the first 4 MiB;
+ * the answer to those is the service's answer.
  */
 async function send(url: string, init: Request): Promise<Reply> {
   const body = init.body === undefined ? Buffer.alloc(0) : Buffer.isBuffer(init.body) ? init.body : Buffer.from(init.body);
   try {
-    return await exchange(url, init, body, true);
+    return await exchange(url, init, body);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code !== "EPIPE" && code !== "ECONNRESET") throw error;
-    return exchange(url, init, body, false);
+  }
+  try {
+    return await exchange(url, init, body, 0);
+  } catch (error) {
+    if (!(error instanceof NoAnswerError)) throw error;
+    return exchange(url, init, body, Math.min(body.length, THIRD_TRY_BYTES));
   }
 }
 

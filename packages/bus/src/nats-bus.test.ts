@@ -1,5 +1,5 @@
 import { silentLogger } from "@retrain/telemetry";
-import { startNatsServer, uniqueName, type NatsServerFixture } from "@retrain/testing";
+import { startNatsServer, uniqueName, waitFor, type NatsServerFixture } from "@retrain/testing";
 import { describeBusContract, type TestBus } from "./bus.contract.js";
 import { connectNatsBus, type NatsBus } from "./nats-bus.js";
 
@@ -48,4 +48,28 @@ describe("NatsBus specifics", () => {
       await server.stop();
     }
   });
+
+  it("subscribing while the server is away keeps trying, and the consumer exists once the server is back", async () => {
+    const { createEvent, EventTypes, exampleData } = await import("@retrain/contracts");
+    const server = await startNatsServer();
+    const prefix = uniqueName("away");
+    const bus = await connectNatsBus({ servers: server.url, prefix, logger: silentLogger() });
+    try {
+      await server.kill();
+      const received: string[] = [];
+      const subscribing = bus.subscribe({ group: "patient", types: [EventTypes.TrainingFailed], handler: async (event) => void received.push(event.id) });
+      await server.restart();
+      const subscription = await subscribing;
+      const event = createEvent(EventTypes.TrainingFailed, exampleData(EventTypes.TrainingFailed), { source: "/test" });
+      await bus.publish(event);
+      await waitFor(() => received.length === 1, { timeoutMs: 20_000 });
+      expect(received).toEqual([event.id]);
+      await subscription.close({ graceMs: 0 });
+    } finally {
+      await bus.destroy();
+      await bus.close({ graceMs: 0 });
+      await server.stop();
+    }
+  }, 90_000);
 });
+

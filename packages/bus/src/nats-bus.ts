@@ -117,6 +117,15 @@ function translate(error: unknown, code: BusErrorCode, message: string, context:
   return new BusError(timeout ? "Timeout" : code, `${message}: ${text}`, true, { ...context, adapter: "nats" }, { cause: error });
 }
 
+/** How long subscribing keeps retrying a consumer the server was too busy (or away) to create. */
+const CONSUMER_SETUP_PATIENCE_MS = 60_000;
+
+/** A failure that says nothing about the request itself: the server was slow, away or restarting. */
+function isTransient(error: unknown): boolean {
+  const text = error instanceof Error ? `${error.name} ${error.message}` : String(error);
+  return /timeout|timed out|disconnect|connection closed|no responders|503/i.test(text);
+}
+
 function durableName(group: string, suffix: string): string {
   return `${group}__${suffix.replace(/[^A-Za-z0-9_-]/g, "-")}`;
 }
@@ -260,10 +269,24 @@ export class NatsBus implements EventBus {
       max_deliver: -1,
       max_ack_pending: 10_000,
     };
-    try {
-      await this.jsm.consumers.add(this.#stream, config);
-    } catch {
-      await this.jsm.consumers.update(this.#stream, durable, { ack_wait: config.ack_wait, max_ack_pending: config.max_ack_pending });
+    // A busy or restarting server can time out a JetStream API call; a service that gave up here would
+    // run without its consumer (or exit at start), so transient failures are retried for a while.
+    const deadline = Date.now() + CONSUMER_SETUP_PATIENCE_MS;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        try {
+          await this.jsm.consumers.add(this.#stream, config);
+        } catch (error) {
+          if (isTransient(error)) throw error;
+          // It exists (with other settings): keep its position, take ours for the rest.
+          await this.jsm.consumers.update(this.#stream, durable, { ack_wait: config.ack_wait, max_ack_pending: config.max_ack_pending });
+        }
+        return;
+      } catch (error) {
+        if (!isTransient(error) || Date.now() >= deadline) throw error;
+        this.#logger.warn({ durable, attempt, err: error }, "creating a JetStream consumer failed; retrying");
+        await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 250 * 2 ** attempt))); // time-based by design: backoff before asking a busy server again
+      }
     }
   }
 

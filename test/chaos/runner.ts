@@ -251,23 +251,32 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       const runId = run.runId;
       await waitFor(() => ledger.isTerminal(runId), { timeoutMs: runDeadlineMs, intervalMs: 100 }).catch(() => undefined);
     };
-    const worker = async (): Promise<void> => {
-      while (next < options.runs) await upload(next++);
-    };
-
     // --- faults, each at a point of progress (k of n+1 of the runs accepted) and a random moment after it
     const plan: Array<"kill" | "broker-restart"> = [...Array<"kill">(options.kills).fill("kill"), ...Array<"broker-restart">(options.brokerRestarts).fill("broker-restart")];
     shuffle(random, plan);
+    const thresholds = plan.map((_, i) => Math.floor(((i + 1) * options.runs) / (plan.length + 1)));
+    let faultsDone = 0;
+    // Runs after a fault's point wait for that fault: fast runs must not all end before the faults land.
+    const gateOpen = (index: number): boolean => thresholds.every((threshold, i) => index <= threshold || faultsDone > i);
+    const worker = async (): Promise<void> => {
+      while (next < options.runs) {
+        const index = next++;
+        if (!gateOpen(index)) await waitFor(() => gateOpen(index), { timeoutMs: runDeadlineMs * Math.max(1, options.runs), intervalMs: 20 });
+        await upload(index);
+      }
+    };
     const faultLoop = async (): Promise<void> => {
       for (const [i, kind] of plan.entries()) {
-        const threshold = Math.floor(((i + 1) * options.runs) / (plan.length + 1));
+        const threshold = thresholds[i] as number;
         await waitFor(() => accepted >= threshold || !driving, { timeoutMs: runDeadlineMs * Math.max(1, options.runs), intervalMs: 50 });
         if (!driving) break;
         // time-based by design: the fault lands at a random moment of the run, not at a handler boundary
-        await pause(random.nextInt(1500));
+        await pause(random.nextInt(600));
         if (kind === "broker-restart") await restartBroker(deployment, ledger, random, log);
         else await killOne(deployment.services, ledger, random, log);
+        faultsDone = i + 1;
       }
+      faultsDone = plan.length;
     };
     const poisonPayloads = ["{not json", JSON.stringify({ hello: "world" }), JSON.stringify({ specversion: "1.0", id: "chaos-poison", source: "/chaos", type: EventTypes.ModelTrained, time: new Date().toISOString(), data: { runId: 42 } })];
     const poisonLoop = async (): Promise<void> => {

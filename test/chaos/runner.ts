@@ -5,7 +5,7 @@
 // events and an always-failing consumer group. The checker then judges every run.
 import { randomUUID } from "node:crypto";
 import { connectNatsBus, type DeadLetter, type NatsBus } from "@retrain/bus";
-import { createEvent, EventTypes, targetKey, ulid, type AnyEvent, type EndpointTarget } from "@retrain/contracts";
+import { createEvent, EventTypes, runEventTypes, targetKey, ulid, type AnyEvent, type EndpointTarget } from "@retrain/contracts";
 import { SeededRandom } from "@retrain/ml";
 import { silentLogger } from "@retrain/telemetry";
 import { Cleanup, waitFor } from "@retrain/testing";
@@ -49,16 +49,6 @@ export interface ChaosResult {
 const FAILING_GROUP = "chaos-failing";
 const FAILING_ATTEMPTS = 3;
 const WORKSPACE = "e2e";
-const RUN_TYPES = [
-  EventTypes.DataArrived,
-  EventTypes.ModelTrained,
-  EventTypes.TrainingFailed,
-  EventTypes.ModelApproved,
-  EventTypes.ModelRejected,
-  EventTypes.ModelAwaitingApproval,
-  EventTypes.EndpointUpdated,
-  EventTypes.PromotionFailed,
-] as const;
 
 /** A pipeline of the chaos deployment and its targets. */
 interface ChaosPipeline {
@@ -171,10 +161,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     // always-failing group. They live in this process, which is never killed.
     const bus: NatsBus = await connectNatsBus({ servers: deployment.nats.url, prefix: deployment.env["NATS_PREFIX"] ?? "retrain", logger: silentLogger(), name: "chaos-runner" });
     cleanup.add(() => bus.close({ graceMs: 0 }));
-    await bus.subscribe({ group: "chaos-ledger", types: RUN_TYPES, concurrency: 16, inbox: { seen: async () => false }, handler: async (event) => ledger.observe(event as AnyEvent) });
+    await bus.subscribe({ group: "chaos-ledger", types: runEventTypes, concurrency: 16, inbox: { seen: async () => false }, handler: async (event) => ledger.observe(event as AnyEvent) });
     await bus.subscribe({
       group: "chaos-duplicator",
-      types: RUN_TYPES,
+      types: runEventTypes,
       concurrency: 8,
       maxAttempts: 50,
       backoffMs: [250, 1000],

@@ -5,7 +5,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { AzureBlobStore } from "@retrain/blob";
 import { connectNatsBus, connectServiceBusBus, type EventBus } from "@retrain/bus";
-import { EventTypes, type AnyEvent } from "@retrain/contracts";
+import { runEventTypes, type AnyEvent } from "@retrain/contracts";
 import { silentLogger } from "@retrain/telemetry";
 import {
   Cleanup,
@@ -130,16 +130,7 @@ export async function startDeployment(options: DeploymentOptions): Promise<Deplo
   const events: AnyEvent[] = [];
   await observer.subscribe({
     group: "e2e-observer",
-    types: [
-      EventTypes.DataArrived,
-      EventTypes.ModelTrained,
-      EventTypes.TrainingFailed,
-      EventTypes.ModelApproved,
-      EventTypes.ModelRejected,
-      EventTypes.ModelAwaitingApproval,
-      EventTypes.EndpointUpdated,
-      EventTypes.PromotionFailed,
-    ],
+    types: runEventTypes,
     concurrency: 16,
     handler: async (event) => void events.push(event as AnyEvent),
   });

@@ -1,15 +1,18 @@
 import { Cleanup, deferred, waitFor } from "@retrain/testing";
 import type { FinishedSpan, Telemetry } from "@retrain/telemetry";
-import { createLogger, currentTraceIds, setupTelemetry, silentLogger } from "@retrain/telemetry";
+import { createLogger, currentTraceIds, runWithTraceContext, setupTelemetry, silentLogger } from "@retrain/telemetry";
 import { z } from "zod";
 import type { CreateHttpAppOptions, ErrorBody, RunningServer } from "./index.js";
 import {
   HttpError,
+  HttpMetrics,
   INTERNAL_ERROR_MESSAGE,
   MetricsRegistry,
   apiKeyVerifier,
   createHttpApp,
+  observeHttpRequest,
   principalOf,
+  readJsonBodyThen,
   requireApiKey,
   sendJson,
   startHttpServer,
@@ -280,6 +283,43 @@ describe("createHttpApp tracing", () => {
     expect((await fetch(`${server.url}/fail`)).status).toBe(500);
     const failed = await waitForSpan(telemetry, "GET /fail");
     expect(failed.status.code).toBe("error");
+  });
+});
+
+describe("a bare node:http handler under observeHttpRequest (as the hot path)", () => {
+  let telemetry: Telemetry;
+  beforeEach(() => {
+    telemetry = setupTelemetry({ serviceName: "traced", exporter: "memory", env: {} });
+  });
+  afterEach(() => telemetry.shutdown());
+
+  it("hands the span's context to the handler, so the body callback re-enters the request's trace", async () => {
+    const metrics = new HttpMetrics(new MetricsRegistry({ defaultMetrics: false }));
+    const outside = deferred<{ traceId?: string }>();
+    const server = await startHttpServer(
+      (req, res) =>
+        observeHttpRequest(req, res, { metrics, logger: silentLogger(), route: () => "/body" }, (traceContext) => {
+          readJsonBodyThen(req, {}, (error, body) => {
+            // Stream events run outside the handler's async context: only the handed-over context joins them.
+            outside.resolve(currentTraceIds());
+            if (traceContext === undefined) throw new Error("a span was expected: tracing is recorded");
+            runWithTraceContext(traceContext, () => (error !== undefined ? sendJson(res, error.status, {}) : sendJson(res, 200, { body, ...currentTraceIds() })));
+          });
+        }),
+      { port: 0 },
+    );
+    cleanup.add(() => server.close(1000));
+    const traceId = "0af7651916cd43dd8448eb211c80319c";
+    const response = await fetch(`${server.url}/body`, {
+      method: "POST",
+      headers: { "content-type": "application/json", traceparent: `00-${traceId}-b7ad6b7169203331-01` },
+      body: '{"a":1}',
+    });
+    const seen = await json<{ body: unknown; traceId: string; spanId: string }>(response);
+    expect(seen).toMatchObject({ body: { a: 1 }, traceId });
+    expect((await outside.promise).traceId).toBeUndefined();
+    const span = await waitForSpan(telemetry, "POST /body");
+    expect(span.spanId).toBe(seen.spanId);
   });
 });
 

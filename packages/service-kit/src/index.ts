@@ -3,10 +3,10 @@ export { ConfigError, envBoolean, envDurationMs, envInt, envNumber, loadConfig, 
 export type { ConfigIssue, EnvRange } from "./config.js";
 export { HttpError, INTERNAL_ERROR_MESSAGE, errorBody, routeParam, toHttpError } from "./errors.js";
 export type { ErrorBody, ErrorDetail, HttpErrorOptions } from "./errors.js";
-export { sendJson, writeError } from "./respond.js";
+export { sendJson, sendJsonText, writeError } from "./respond.js";
 export { PRINCIPAL_LOCAL, apiKeyVerifier, authenticateBearer, authenticateBearerSync, bearerToken, principalOf, requireApiKey } from "./auth.js";
 export type { ApiKeyVerifier } from "./auth.js";
-export { DEFAULT_BODY_LIMIT_BYTES, hasRequestBody, isJsonContentType, readJsonBody } from "./json-body.js";
+export { DEFAULT_BODY_LIMIT_BYTES, hasRequestBody, isJsonContentType, readJsonBody, readJsonBodyThen } from "./json-body.js";
 export type { ReadJsonBodyOptions } from "./json-body.js";
 export { HttpMetrics, MetricsRegistry, normalizeMethod, registerBusMetrics } from "./metrics.js";
 export type {

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "@retrain/telemetry";
-import { extractTraceContext, isTracingRecorded, runWithTraceContext, startSpan } from "@retrain/telemetry";
+import { extractTraceContext, isTracingRecorded, runWithTraceContext, startSpan, type TraceContext } from "@retrain/telemetry";
 import type { HttpMetrics } from "./metrics.js";
 import { normalizeMethod } from "./metrics.js";
 import { writeError } from "./respond.js";
@@ -22,8 +22,15 @@ export const CLIENT_CLOSED_REQUEST = 499;
  * with {@link writeError}, and when the response is done names the span after the route, records
  * the request in `metrics` and logs it at debug with its duration. Completion is observed with one
  * response listener and nothing is returned to await: this runs on every request of the hot path.
+ * `handle` gets the span's trace context (undefined when no span was started), for work it continues
+ * from callbacks that run outside it, e.g. service-kit's `readJsonBodyThen`.
  */
-export function observeHttpRequest(req: IncomingMessage, res: ServerResponse, options: ObserveHttpRequestOptions, handle: () => unknown): void {
+export function observeHttpRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: ObserveHttpRequestOptions,
+  handle: (traceContext: TraceContext | undefined) => unknown,
+): void {
   const started = performance.now();
   const method = normalizeMethod(req.method);
   const traceparent = req.headers.traceparent;
@@ -58,7 +65,7 @@ export function observeHttpRequest(req: IncomingMessage, res: ServerResponse, op
     }
   });
   try {
-    const result = span === undefined ? handle() : runWithTraceContext(span.traceContext, handle);
+    const result = span === undefined ? handle(undefined) : runWithTraceContext(span.traceContext, () => handle(span.traceContext));
     if (isThenable(result)) result.then(undefined, (error: unknown) => writeError(res, error, options.logger));
   } catch (error) {
     writeError(res, error, options.logger);

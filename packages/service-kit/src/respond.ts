@@ -4,14 +4,24 @@ import { errorBody, toHttpError } from "./errors.js";
 
 /** Writes `body` as a JSON response with `status` (works for node:http and express responses). */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers?: Readonly<Record<string, string>>): void {
-  const payload = JSON.stringify(body);
-  // writeHead with a flat [name, value, …] list: Node writes it without building a header map (this runs
-  // on every RRS answer); headers set earlier with setHeader (e.g. Connection: close) are merged by Node.
+  // A flat [name, value, …] list: Node writes it without building a header map (see sendJsonText).
   const raw: string[] = [];
   if (headers !== undefined) for (const name in headers) raw.push(name, headers[name] as string);
-  raw.push("content-type", "application/json; charset=utf-8", "content-length", String(Buffer.byteLength(payload)));
-  res.writeHead(status, raw);
-  res.end(payload);
+  sendJsonText(res, status, JSON.stringify(body), raw);
+}
+
+const JSON_CONTENT_TYPE = "application/json; charset=utf-8";
+
+/**
+ * Writes `json`, already serialized, as a JSON response with `status`; `headers` is a flat
+ * [name, value, …] list that this call extends (pass a fresh array). writeHead with such a list
+ * writes the header block without building a header map, which matters on the hot path; headers set
+ * earlier with setHeader (e.g. Connection: close) are merged by Node.
+ */
+export function sendJsonText(res: ServerResponse, status: number, json: string, headers: string[] = []): void {
+  headers.push("content-type", JSON_CONTENT_TYPE, "content-length", String(Buffer.byteLength(json)));
+  res.writeHead(status, headers);
+  res.end(json);
 }
 
 /**

@@ -2,7 +2,7 @@
 // @retrain/ml's frame featurizer + Score Model (numeric and categorical inputs, missing values,
 // unseen levels, the `drop` strategy).
 import { categoricalColumn, decodeIlearner, encodeIlearner, featurizerFromSchema, fitFeaturizer, frameFromColumns, learners, numericColumn, scoreModel } from "@retrain/ml";
-import { createMlRuntime } from "./ml-runtime.js";
+import { createMlRuntime, plainDecimal } from "./ml-runtime.js";
 import { ModelLoadError, ScoreInputError, type Cell } from "./model-runtime.js";
 import { corrupt, trainLogisticModel } from "./test-support/models.js";
 
@@ -130,5 +130,48 @@ describe("the ML model runtime", () => {
     const out = (await model.scoreCsv(Buffer.from("f0,c0\n0.5,red\n-0.5,blue\n"))).toString("utf8");
     expect(out.split(/\r?\n/)[0]).toBe("f0,c0,Scored Labels,Scored Probabilities");
     await expect(model.scoreCsv(Buffer.from("c0\nred\n"))).rejects.toMatchObject({ code: "MissingInputColumns" });
+  });
+});
+
+describe("plainDecimal", () => {
+  it("gives the same double as Number for plain decimals, and NaN (left to Number) for anything else", () => {
+    let state = 0x9e3779b9;
+    const random = (): number => {
+      state ^= state << 13;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      return (state >>> 0) / 4294967296;
+    };
+    const digits = (n: number): string => Array.from({ length: n }, () => String(Math.floor(random() * 10))).join("");
+    let checked = 0;
+    for (let i = 0; i < 200_000; i++) {
+      const whole = digits(1 + Math.floor(random() * 9));
+      const fraction = random() < 0.2 ? "" : `.${digits(1 + Math.floor(random() * 9))}`;
+      const text = `${random() < 0.3 ? "-" : ""}${whole}${fraction}`;
+      const fast = plainDecimal(text);
+      if (Number.isNaN(fast)) {
+        // Only texts with more than 15 digits are left to Number.
+        expect(text.replace(/[-.]/g, "").length).toBeGreaterThan(15);
+        continue;
+      }
+      expect(Object.is(fast, Number(text))).toBe(true);
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(150_000);
+    for (const text of ["0", "-0", "007", "0.1", "123456789012345", "-99999.9999999999", "0.00000000000001"]) {
+      expect(Object.is(plainDecimal(text), Number(text))).toBe(true);
+    }
+    for (const text of ["", "-", " 1", "1 ", "+1", ".5", "5.", "1e3", "1.2.3", "0x10", "Infinity", "NaN", "1,5", "12345678901234567", "0.30000000000000004", "--1"]) {
+      expect(plainDecimal(text)).toBeNaN();
+    }
+  });
+
+  it("leaves the texts it does not read to the general rules: spaces, exponents and signs score as their numbers", async () => {
+    const model = await createMlRuntime({ warmupRuns: 0 }).load(trainLogisticModel());
+    const names = model.inputColumns.map((c) => c.name);
+    const row = (text: string): Cell[] => names.map((_, i) => (i === 0 ? text : "0.25"));
+    const expected = model.scoreRows(names, [row("0.5")]).values;
+    for (const text of [" 0.5 ", "5e-1", "+0.5", ".5", "0.50", "\t0.5\n"]) expect(model.scoreRows(names, [row(text)]).values).toEqual(expected);
+    expect(() => model.scoreRows(names, [row("0.5x")])).toThrow(expect.objectContaining({ code: "InputParseError" }));
   });
 });

@@ -60,7 +60,45 @@ export function createMlRuntime(options: MlRuntimeOptions = {}): ModelRuntime {
   };
 }
 
+// 10^0 … 10^22: the powers of ten a double holds exactly (written as literals, which parse exactly).
+const EXACT_POWERS_OF_TEN = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
+
+/**
+ * A plain decimal (`-12.5`, `0.25`, `7`) read by hand, or NaN for any other text. RRS sends every
+ * number as a string, so this runs per cell. With at most 15 digits the digits form an exact integer
+ * and the scale an exact power of ten, so one division (correctly rounded) gives the same double as
+ * `Number(text)` (Clinger's fast path); anything longer or fancier is left to `Number`.
+ */
+export function plainDecimal(text: string): number {
+  const length = text.length;
+  let at = 0;
+  const negative = length > 0 && text.charCodeAt(0) === 0x2d;
+  if (negative) at = 1;
+  if (at >= length || length - at > 16) return Number.NaN;
+  let digits = 0;
+  let scale = -1;
+  let mantissa = 0;
+  for (; at < length; at++) {
+    const code = text.charCodeAt(at);
+    if (code >= 0x30 && code <= 0x39) {
+      mantissa = mantissa * 10 + (code - 0x30);
+      digits++;
+    } else if (code === 0x2e && scale < 0 && digits > 0 && at < length - 1) {
+      scale = 0;
+      continue;
+    } else return Number.NaN;
+    if (scale >= 0) scale++;
+  }
+  if (digits > 15) return Number.NaN;
+  const magnitude = scale > 0 ? mantissa / (EXACT_POWERS_OF_TEN[scale] as number) : mantissa;
+  return negative ? -magnitude : magnitude;
+}
+
 function cellNumber(value: Cell, column: string): number {
+  if (typeof value === "string") {
+    const plain = plainDecimal(value);
+    if (plain === plain) return plain;
+  }
   if (value === null) return Number.NaN;
   if (typeof value === "number") return value;
   if (typeof value === "boolean") return value ? 1 : 0;

@@ -1,11 +1,13 @@
-// Pure pieces: ordering rules of model changes, the key vault, ARM body canonicalization, the
-// execute URL matcher and query reader.
+// Pure pieces: ordering rules of model changes, the key vault, a target's key check, ARM body
+// canonicalization, the execute URL matcher and query reader, the RRS answer writer.
 import { randomBytes } from "node:crypto";
 import type { TargetDoc } from "./documents.js";
 import { formatOf, matchExecute } from "./handlers/execute.js";
 import { KeyVault, KeyVaultError, parseKek } from "./key-vault.js";
+import { LiveTarget } from "./live.js";
 import { planModelChange, type ModelChange } from "./model-updates.js";
 import { canonicalResource, mergePatch, splitSecrets, trainedModelAsset } from "./wire/arm.js";
+import { executeResult, executeResultJson } from "./wire/rrs.js";
 
 const vault = new KeyVault(randomBytes(32));
 
@@ -170,5 +172,59 @@ describe("the execute URL", () => {
     expect(formatOf("api-version=2.0&details=true&format=swagger")).toEqual({ swagger: true, details: true, apiVersion: "2.0" });
     expect(formatOf("details=false&format=%53wagger")).toEqual({ swagger: true, details: false, apiVersion: undefined });
     expect(formatOf("")).toEqual({ swagger: false, details: false, apiVersion: undefined });
+  });
+});
+
+describe("LiveTarget.verify", () => {
+  const sealedFor = (doc: TargetDoc, primary: string, secondary: string): TargetDoc => ({
+    ...doc,
+    keys: { primary: vault.seal(primary, `${doc.id}/primary`), secondary: vault.seal(secondary, `${doc.id}/secondary`) },
+  });
+
+  it("accepts the primary and secondary keys (also when asked again), refuses others, and forgets accepted keys once the keys change", () => {
+    const doc = sealedFor(target(), "primary-1", "secondary-1");
+    const live = new LiveTarget("blob", doc, vault);
+    for (let round = 0; round < 2; round++) {
+      expect(live.verify("primary-1")?.name).toBe("classic:ws/svc/ep/primary");
+      expect(live.verify("secondary-1")?.name).toBe("classic:ws/svc/ep/secondary");
+      expect(live.verify("primary-2")).toBeUndefined();
+      expect(live.verify("primary-")).toBeUndefined();
+    }
+    live.setKeys(sealedFor(doc, "primary-2", "secondary-1"), vault);
+    expect(live.verify("primary-1")).toBeUndefined();
+    expect(live.verify("primary-2")?.name).toBe("classic:ws/svc/ep/primary");
+    expect(live.verify("secondary-1")?.name).toBe("classic:ws/svc/ep/secondary");
+  });
+});
+
+describe("executeResultJson", () => {
+  const scored = (columnNames: string[], columnTypes: string[], values: (string | null)[][]) => ({ columnNames, columnTypes, values });
+  const tables = [
+    scored(["Scored Labels", "Scored Probabilities"], ["String", "Double"], [["yes", "0.75"], [null, null], ['"quoted" \\ label', "1e-7"]]),
+    scored(["Scored Labels"], ["Double"], [["3.5"]]),
+    scored(["Scored Labels"], ["Double"], []),
+  ];
+
+  it("writes the same bytes as serializing executeResult, in every format, for tables of several models", () => {
+    for (let pass = 0; pass < 2; pass++) {
+      for (const table of tables) {
+        for (const format of [
+          { swagger: false, details: false },
+          { swagger: false, details: true },
+          { swagger: true, details: false },
+          { swagger: true, details: true },
+        ]) {
+          expect(executeResultJson(table, format)).toBe(JSON.stringify(executeResult(table, format)));
+        }
+      }
+    }
+  });
+
+  it("does not reuse a written head for other column types under the same names", () => {
+    const names = ["Scored Labels"];
+    const first = executeResultJson(scored(names, ["Double"], [["1"]]), { swagger: false, details: true });
+    const second = executeResultJson(scored(names, ["Int32"], [["1"]]), { swagger: false, details: true });
+    expect(first).toContain('"ColumnTypes":["Double"]');
+    expect(second).toContain('"ColumnTypes":["Int32"]');
   });
 });

@@ -1,16 +1,25 @@
 // RRS execute: the hot path. Served by a bare node:http handler in front of the express app, but
 // through service-kit's single implementations of auth (authenticateBearer), body reading
-// (readJsonBody), the error body (writeError, via observeHttpRequest) and metrics + tracing
+// (readJsonBodyThen, the callback form of readJsonBody), the error body (writeError) and metrics + tracing
 // (observeHttpRequest), so both transports answer the same faults byte for byte.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { authenticateBearer, authenticateBearerSync, HttpError, observeHttpRequest, readJsonBody, sendJson, type HttpMetrics } from "@retrain/service-kit";
-import type { Logger } from "@retrain/telemetry";
+import {
+  authenticateBearer,
+  authenticateBearerSync,
+  HttpError,
+  observeHttpRequest,
+  readJsonBodyThen,
+  sendJsonText,
+  writeError,
+  type HttpMetrics,
+} from "@retrain/service-kit";
+import { runWithTraceContext, type Logger, type TraceContext } from "@retrain/telemetry";
 import { executionError } from "../errors.js";
 import type { ScoringHost } from "../host.js";
 import type { LiveTarget, Serving } from "../live.js";
 import { ScoreInputError } from "../model-runtime.js";
 import { RrsMetrics } from "../rrs-metrics.js";
-import { executeResult, parseExecuteBody, type ExecuteFormat } from "../wire/rrs.js";
+import { executeResultJson, parseExecuteBody, type ExecuteFormat } from "../wire/rrs.js";
 
 /** What the execute handler needs. */
 export interface ExecuteDeps {
@@ -111,7 +120,7 @@ export function createExecuteFastPath(deps: ExecuteDeps): FastPath {
     if (req.method !== "POST") return false;
     const match = matchExecute(req.url ?? "/");
     if (match === undefined) return false;
-    observeHttpRequest(req, res, observeOptions[match.kind], () => execute(req, res, match, deps, rrs));
+    observeHttpRequest(req, res, observeOptions[match.kind], (traceContext) => execute(req, res, match, deps, rrs, traceContext));
     return true;
   };
 }
@@ -150,14 +159,33 @@ export async function authenticateForTarget(target: LiveTarget, authorization: s
   }
 }
 
-async function execute(req: IncomingMessage, res: ServerResponse, match: ExecuteMatch, deps: ExecuteDeps, rrs: RrsMetrics): Promise<void> {
+/**
+ * One RRS call. Synchronous up to reading the body, then finished from the body's callback: the
+ * common case (a known target, a key seen before) allocates no promise. Only a target created on a
+ * replica and not yet known here costs a sync, and then a promise.
+ */
+function execute(req: IncomingMessage, res: ServerResponse, match: ExecuteMatch, deps: ExecuteDeps, rrs: RrsMetrics, traceContext: TraceContext | undefined): Promise<void> | undefined {
   const format = formatOfQuery(match.query);
   if (format.apiVersion !== undefined && format.apiVersion !== "2.0") {
     throw new HttpError(400, "BadArgument", `Unsupported api-version '${format.apiVersion}'; this service implements 2.0.`);
   }
-  // Known targets are found without an await: the common case stays one microtask shorter.
   const known = deps.host.live.get(match.id);
-  const target = matches(known, match.kind, match.scope) ? known : await findTarget(deps.host, match.kind, match.scope, match.id);
+  if (matches(known, match.kind, match.scope)) {
+    answer(req, res, known, format, deps, rrs, traceContext);
+    return undefined;
+  }
+  return findTarget(deps.host, match.kind, match.scope, match.id).then((target) => answer(req, res, target, format, deps, rrs, traceContext));
+}
+
+function answer(
+  req: IncomingMessage,
+  res: ServerResponse,
+  target: LiveTarget,
+  format: ReturnType<typeof formatOf>,
+  deps: ExecuteDeps,
+  rrs: RrsMetrics,
+  traceContext: TraceContext | undefined,
+): void {
   // Inline rather than through authenticateForTarget: one async layer less per request.
   try {
     authenticateBearerSync(req.headers.authorization, target.verify);
@@ -181,22 +209,26 @@ async function execute(req: IncomingMessage, res: ServerResponse, match: Execute
   const series = rrs.seriesFor(target, serving);
   const started = performance.now();
   series.requests.inc();
-  try {
-    const body = await readJsonBody(req, { limitBytes: deps.bodyLimitBytes });
-    const input = parseExecuteBody(body, target.doc.inputSchema);
-    let table;
+  const finish = (error: HttpError | undefined, body: unknown): void => {
     try {
-      table = serving.model.scoreRows(input.columnNames, input.rows);
-    } catch (error) {
-      if (error instanceof ScoreInputError) throw executionError(400, error.code, error.message, { cause: error });
-      throw error;
+      if (error !== undefined) throw error;
+      const input = parseExecuteBody(body, target.doc.inputSchema);
+      let table;
+      try {
+        table = serving.model.scoreRows(input.columnNames, input.rows);
+      } catch (scoreError) {
+        if (scoreError instanceof ScoreInputError) throw executionError(400, scoreError.code, scoreError.message, { cause: scoreError });
+        throw scoreError;
+      }
+      sendJsonText(res, 200, executeResultJson(table, { swagger: format.swagger || input.rowObjects, details: format.details }), ["x-retrain-model", serving.label]);
+    } catch (failure) {
+      series.error(failure instanceof HttpError ? (failure.details?.[0]?.code ?? failure.code) : "InternalError");
+      writeError(res, failure, deps.logger);
+    } finally {
+      target.inFlight--;
+      series.duration.observe((performance.now() - started) / 1000);
     }
-    sendJson(res, 200, executeResult(table, { swagger: format.swagger || input.rowObjects, details: format.details }), { "x-retrain-model": serving.label });
-  } catch (error) {
-    series.error(error instanceof HttpError ? (error.details?.[0]?.code ?? error.code) : "InternalError");
-    throw error;
-  } finally {
-    target.inFlight--;
-    series.duration.observe((performance.now() - started) / 1000);
-  }
+  };
+  // The body's callback runs from stream events: it re-enters the request's trace, so its logs carry the ids.
+  readJsonBodyThen(req, { limitBytes: deps.bodyLimitBytes }, traceContext === undefined ? finish : (error, body) => runWithTraceContext(traceContext, () => finish(error, body)));
 }

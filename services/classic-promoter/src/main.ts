@@ -21,10 +21,14 @@ const promoter = createClassicPromoter({
   smokeTimeoutMs: config.PROMOTER_SMOKE_TIMEOUT,
   concurrency: config.PROMOTER_CONCURRENCY,
 });
-const { app, registry: metrics } = createHttpApp({ serviceName: "classic-promoter", logger, shutdownSignal: shutdown.signal });
+// Ready (GET /readyz 200) once the subscriptions are in place, not as soon as the port opens: the
+// broker may keep consumer creation waiting for a while, and /healthz stays up meanwhile.
+let subscribed = false;
+const { app, registry: metrics } = createHttpApp({ serviceName: "classic-promoter", logger, readiness: () => subscribed, shutdownSignal: shutdown.signal });
 registerBusMetrics(metrics, bus);
 const server = await startHttpServer(app, { port: config.CLASSIC_PROMOTER_PORT, host: config.CLASSIC_PROMOTER_HOST, logger });
 await promoter.start();
+subscribed = true;
 
 shutdown.onShutdown(() => server.close(config.SHUTDOWN_GRACE), "drain");
 shutdown.onShutdown(() => promoter.stop(config.SHUTDOWN_GRACE), "drain");

@@ -28,6 +28,9 @@ const evaluator = createEvaluator({
   champions: new ScoringClient({ baseUrl: config.EVALUATOR_SCORING_URL, apiKey: scoringKey, timeoutMs: config.EVALUATOR_SCORING_TIMEOUT }),
   concurrency: config.EVALUATOR_CONCURRENCY,
 });
+// Ready (GET /readyz 200) once the subscriptions are in place, not as soon as the port opens: the
+// broker may keep consumer creation waiting for a while, and /healthz stays up meanwhile.
+let subscribed = false;
 const { app, registry: metrics } = createHttpApp({
   serviceName: "evaluator",
   logger,
@@ -35,11 +38,13 @@ const { app, registry: metrics } = createHttpApp({
     keyring.registerRoutes(router);
     evaluator.registerRoutes(router);
   },
+  readiness: () => subscribed,
   shutdownSignal: shutdown.signal,
 });
 registerBusMetrics(metrics, bus);
 const server = await startHttpServer(app, { port: config.EVALUATOR_PORT, host: config.EVALUATOR_HOST, logger });
 await evaluator.start();
+subscribed = true;
 
 shutdown.onShutdown(() => server.close(config.SHUTDOWN_GRACE), "drain");
 shutdown.onShutdown(() => evaluator.stop(config.SHUTDOWN_GRACE), "drain");

@@ -29,6 +29,9 @@ const ingestion = createIngestion({
   ...(ownHost !== undefined ? { ownHost } : {}),
 });
 await applyIngestionSection(ingestion, parseSection(config.RETRAIN_CONFIG ?? "retrain.yaml", IngestionFileSection, file));
+// Ready (GET /readyz 200) once the subscriptions are in place, not as soon as the port opens: the
+// broker may keep consumer creation waiting for a while, and /healthz stays up meanwhile.
+let subscribed = false;
 const { app, registry: metrics } = createHttpApp({
   serviceName: "ingestion",
   logger,
@@ -36,11 +39,13 @@ const { app, registry: metrics } = createHttpApp({
     keyring.registerRoutes(router);
     ingestion.registerRoutes(router);
   },
+  readiness: () => subscribed,
   shutdownSignal: shutdown.signal,
 });
 registerBusMetrics(metrics, bus);
 const server = await startHttpServer(app, { port: config.INGESTION_PORT, host: config.INGESTION_HOST, logger });
 await ingestion.start();
+subscribed = true;
 
 shutdown.onShutdown(() => server.close(config.SHUTDOWN_GRACE), "drain");
 shutdown.onShutdown(() => ingestion.stop(config.SHUTDOWN_GRACE), "drain");

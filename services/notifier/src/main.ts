@@ -33,6 +33,9 @@ const notifier = createNotifier({
   ...(kek !== undefined ? { kek } : {}),
   metrics,
 });
+// Ready (GET /readyz 200) once the subscriptions are in place, not as soon as the port opens: the
+// broker may keep consumer creation waiting for a while, and /healthz stays up meanwhile.
+let subscribed = false;
 const { app } = createHttpApp({
   serviceName: "notifier",
   logger,
@@ -41,10 +44,12 @@ const { app } = createHttpApp({
     keyring.registerRoutes(router);
     notifier.registerRoutes(router);
   },
+  readiness: () => subscribed,
   shutdownSignal: shutdown.signal,
 });
 const server = await startHttpServer(app, { port: config.NOTIFIER_PORT, host: config.NOTIFIER_HOST, logger });
 await notifier.start();
+subscribed = true;
 
 shutdown.onShutdown(() => server.close(config.SHUTDOWN_GRACE), "drain");
 shutdown.onShutdown(() => notifier.stop(config.SHUTDOWN_GRACE), "drain");

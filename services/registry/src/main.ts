@@ -26,6 +26,9 @@ const registry = createRegistry({
   concurrency: config.REGISTRY_CONCURRENCY,
   reconciler: reconcilerOptions(config),
 });
+// Ready (GET /readyz 200) once the subscriptions are in place, not as soon as the port opens: the
+// broker may keep consumer creation waiting for a while, and /healthz stays up meanwhile.
+let subscribed = false;
 const { app } = createHttpApp({
   serviceName: "registry",
   logger,
@@ -33,12 +36,14 @@ const { app } = createHttpApp({
     keyring.registerRoutes(router);
     registry.registerRoutes(router);
   },
+  readiness: () => subscribed,
   shutdownSignal: shutdown.signal,
   registry: metrics,
   bodyLimitBytes: 8 * 1024 * 1024,
 });
 const server = await startHttpServer(app, { port: config.REGISTRY_PORT, host: config.REGISTRY_HOST, logger });
 await registry.start();
+subscribed = true;
 
 shutdown.onShutdown(() => server.close(config.SHUTDOWN_GRACE), "drain");
 shutdown.onShutdown(() => registry.stop(config.SHUTDOWN_GRACE), "drain");

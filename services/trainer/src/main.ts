@@ -32,6 +32,9 @@ const trainer = createTrainer({
   resultSasLifetimeMs: config.RETRAIN_RESULT_SAS_LIFETIME,
 });
 await applyTrainerSection(trainer, parseSection(config.RETRAIN_CONFIG ?? "retrain.yaml", TrainerFileSection, file));
+// Ready (GET /readyz 200) once the subscriptions are in place, not as soon as the port opens: the
+// broker may keep consumer creation waiting for a while, and /healthz stays up meanwhile.
+let subscribed = false;
 const { app, registry: metrics } = createHttpApp({
   serviceName: "trainer",
   logger,
@@ -39,12 +42,14 @@ const { app, registry: metrics } = createHttpApp({
     keyring.registerRoutes(router);
     trainer.registerRoutes(router);
   },
+  readiness: () => subscribed,
   shutdownSignal: shutdown.signal,
 });
 registerBusMetrics(metrics, bus);
 trainer.jobs.registerMetrics(metrics);
 const server = await startHttpServer(app, { port: config.TRAINER_PORT, host: config.TRAINER_HOST, logger });
 await trainer.start();
+subscribed = true;
 
 shutdown.onShutdown(() => server.close(config.SHUTDOWN_GRACE), "drain");
 shutdown.onShutdown(() => trainer.stop(config.SHUTDOWN_GRACE), "drain");

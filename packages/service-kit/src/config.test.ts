@@ -82,13 +82,14 @@ describe("env helpers", () => {
     ["1.5s", 1500],
     ["2m", 120_000],
     ["1h", 3_600_000],
+    ["30d", 2_592_000_000],
     ["250", 250],
     [" 10 S ", 10_000],
   ])("parses the duration %p", (text, ms) => {
     expect(parseDurationMs(text)).toBe(ms);
   });
 
-  it.each(["", "-1s", "1d", "s", "1 2s"])("rejects the duration %p", (text) => {
+  it.each(["", "-1s", "1w", "s", "1 2s"])("rejects the duration %p", (text) => {
     expect(parseDurationMs(text)).toBeUndefined();
   });
 

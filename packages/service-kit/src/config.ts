@@ -83,23 +83,23 @@ export function envInt(range: EnvRange = {}): z.ZodType<number, string> {
   });
 }
 
-const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** Parses "500ms", "30s", "1.5s", "2m", "1h" or a bare number of milliseconds; undefined if malformed. */
+/** Parses "500ms", "30s", "1.5s", "2m", "1h", "30d" or a bare number of milliseconds; undefined if malformed. */
 export function parseDurationMs(text: string): number | undefined {
-  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/i.exec(text.trim());
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/i.exec(text.trim());
   if (match === null) return undefined;
   const amount = Number(match[1]);
   const unit = DURATION_UNITS_MS[(match[2] ?? "ms").toLowerCase()] ?? 1;
   return Math.round(amount * unit);
 }
 
-/** A duration ("500ms", "30s", "2m", "1h", bare number = ms) as milliseconds, optionally bounded (in ms). */
+/** A duration ("500ms", "30s", "2m", "1h", "30d", bare number = ms) as milliseconds, optionally bounded (in ms). */
 export function envDurationMs(range: EnvRange = {}): z.ZodType<number, string> {
   return z.string().transform((raw, ctx) => {
     const value = parseDurationMs(raw);
     const problem =
-      value === undefined ? 'must be a duration such as "500ms", "30s", "2m" or "1h"' : checkRange(value, range, " ms");
+      value === undefined ? 'must be a duration such as "500ms", "30s", "2m", "1h" or "30d"' : checkRange(value, range, " ms");
     if (problem === undefined && value !== undefined) return value;
     ctx.issues.push({ code: "custom", input: raw, message: problem ?? "must be a duration" });
     return z.NEVER;

@@ -7,11 +7,12 @@ import type { Logger } from "@retrain/telemetry";
 import type { Router } from "express";
 import { z } from "zod";
 import { Dispatcher } from "./dispatcher.js";
+import { DeliveryRetention } from "./retention.js";
 import { SubscriptionSecrets } from "./secrets.js";
 import { DeliveryState } from "./documents.js";
 import { SUBSCRIBABLE_TYPES } from "./event-types.js";
 import { deliveryView, getDelivery, listDeliveries, replayDelivery } from "./handlers/deliveries.js";
-import { handleEvent } from "./handlers/events.js";
+import { handleEvent, type SubscriptionCache } from "./handlers/events.js";
 import { createSubscription, CreateSubscriptionBody, deleteSubscription, listSubscriptions, subscriptionView, visibleSubscription } from "./handlers/subscriptions.js";
 
 /** What the notifier is built from. Durations in ms; every option has the default its config has. */
@@ -38,6 +39,10 @@ export interface NotifierDeps {
   readonly kek?: Buffer;
   /** Where delivery attempts are counted and timed. Default: not recorded. */
   readonly metrics?: MetricsRegistry;
+  /** How long finished deliveries are kept after their last change. Default 30 days. */
+  readonly retentionMs?: number;
+  /** How often old deliveries are swept. Default 1 hour. */
+  readonly retentionSweepMs?: number;
 }
 
 /** The notifier: webhook subscriptions, their deliveries and the run-event consumer that makes them. */
@@ -51,6 +56,9 @@ export interface Notifier {
 
 /** Delays before attempts 2–8: the Standard Webhooks example schedule (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h). */
 export const DEFAULT_RETRY_SCHEDULE_MS: readonly number[] = [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000];
+
+/** How long finished deliveries are kept by default: 30 days. */
+export const DEFAULT_RETENTION_MS = 30 * 86_400_000;
 
 const DeliveriesQuery = z.object({
   state: DeliveryState.optional(),
@@ -77,11 +85,18 @@ export function createNotifier(deps: NotifierDeps): Notifier {
     ...(deps.metrics !== undefined ? { metrics: deps.metrics } : {}),
   });
   const subscriptionDeps = { store: deps.store, policy, origin, handshakeTimeoutMs: timeoutMs, secrets };
+  const retention = new DeliveryRetention({
+    store: deps.store,
+    logger: deps.logger,
+    retentionMs: deps.retentionMs ?? DEFAULT_RETENTION_MS,
+    sweepIntervalMs: deps.retentionSweepMs ?? 3_600_000,
+  });
   let subscription: Subscription | undefined;
   const recordedRuns = new Set<string>();
+  const subscriptions: SubscriptionCache = new Map();
 
   async function notify(event: AnyEvent): Promise<number> {
-    const keys = await handleEvent(event, { store: deps.store, logger: deps.logger, recordedRuns });
+    const keys = await handleEvent(event, { store: deps.store, logger: deps.logger, recordedRuns, subscriptions });
     for (const k of keys) dispatcher.kick(k.subscriptionId, k.deliveryId);
     return keys.length;
   }
@@ -125,6 +140,7 @@ export function createNotifier(deps: NotifierDeps): Notifier {
     async start() {
       // The scheduler first: what a previous process left pending is resumed before new events arrive.
       await dispatcher.start();
+      retention.start();
       subscription = await deps.bus.subscribe({
         group: "notifier",
         types: SUBSCRIBABLE_TYPES,
@@ -138,7 +154,7 @@ export function createNotifier(deps: NotifierDeps): Notifier {
     },
     async stop(graceMs = 10_000) {
       await subscription?.close({ graceMs });
-      await dispatcher.stop(graceMs);
+      await Promise.all([dispatcher.stop(graceMs), retention.stop()]);
     },
   };
 }

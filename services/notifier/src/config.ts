@@ -42,6 +42,10 @@ export const NotifierEnv = PlatformEnv.extend({
   NOTIFIER_MAX_IN_FLIGHT: envInt({ min: 1, max: 1024 }).default(32),
   /** Events handled at once by one replica (turning events into deliveries). */
   NOTIFIER_CONCURRENCY: envInt({ min: 1, max: 64 }).default(4),
+  /** How long finished deliveries (delivered, dead, cancelled) stay readable after their last change. */
+  NOTIFIER_DELIVERY_RETENTION: envDurationMs({ min: 60_000 }).default(30 * 86_400_000),
+  /** How often deliveries past their retention are removed. */
+  NOTIFIER_RETENTION_SWEEP_INTERVAL: envDurationMs({ min: 1000 }).default(3_600_000),
 });
 export type NotifierEnv = z.output<typeof NotifierEnv>;
 

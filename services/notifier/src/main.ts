@@ -30,6 +30,8 @@ const notifier = createNotifier({
   origin: config.NOTIFIER_ORIGIN,
   maxInFlight: config.NOTIFIER_MAX_IN_FLIGHT,
   concurrency: config.NOTIFIER_CONCURRENCY,
+  retentionMs: config.NOTIFIER_DELIVERY_RETENTION,
+  retentionSweepMs: config.NOTIFIER_RETENTION_SWEEP_INTERVAL,
   ...(kek !== undefined ? { kek } : {}),
   metrics,
 });

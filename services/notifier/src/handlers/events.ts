@@ -21,6 +21,8 @@ export interface EventHandlingDeps {
   readonly logger: Logger;
   /** Runs whose workspace this process has already recorded (saves a write per event). */
   readonly recordedRuns?: Set<string>;
+  /** Subscriptions read before (saves a read per subscription per event). */
+  readonly subscriptions?: SubscriptionCache;
   readonly now?: () => Date;
 }
 
@@ -91,13 +93,30 @@ export async function workspaceOf(event: AnyEvent, store: BlobStore, recordedRun
   return (await readJson(store, runBlob(runId), parseRun))?.value.workspace;
 }
 
-/** Every subscription, in id order. */
-export async function allSubscriptions(store: BlobStore): Promise<SubscriptionDocument[]> {
+/** Subscriptions as last read, by blob name, with the etag they were read at (see {@link allSubscriptions}). */
+export type SubscriptionCache = Map<string, { readonly etag: string; readonly doc: SubscriptionDocument }>;
+
+/**
+ * Every subscription, in id order. With a cache, one listing per call and a read only of what changed
+ * since (the listing carries each blob's etag): this runs for every run event, so its cost must not
+ * grow with the number of subscriptions read. Every replica still sees a change at once.
+ */
+export async function allSubscriptions(store: BlobStore, cache?: SubscriptionCache): Promise<SubscriptionDocument[]> {
   const out: SubscriptionDocument[] = [];
+  const listed = new Set<string>();
   for await (const blob of store.list(SUBSCRIPTIONS_PREFIX)) {
+    listed.add(blob.name);
+    const known = cache?.get(blob.name);
+    if (known !== undefined && known.etag === blob.etag) {
+      out.push(known.doc);
+      continue;
+    }
     const doc = await readJson(store, blob.name, parseSubscription);
-    if (doc !== undefined) out.push(doc.value);
+    if (doc === undefined) continue;
+    out.push(doc.value);
+    cache?.set(blob.name, { etag: doc.etag, doc: doc.value });
   }
+  if (cache !== undefined) for (const name of cache.keys()) if (!listed.has(name)) cache.delete(name);
   return out;
 }
 
@@ -108,7 +127,7 @@ export async function allSubscriptions(store: BlobStore): Promise<SubscriptionDo
  */
 export async function handleEvent(event: AnyEvent, deps: EventHandlingDeps): Promise<DeliveryKey[]> {
   if (!isSubscribable(event.type)) return [];
-  const subscriptions = (await allSubscriptions(deps.store)).filter((s) => s.types.includes(event.type) && matchesFilter(s.filter, event));
+  const subscriptions = (await allSubscriptions(deps.store, deps.subscriptions)).filter((s) => s.types.includes(event.type) && matchesFilter(s.filter, event));
   if (subscriptions.length === 0) {
     // Still learn the run's workspace: a later event of this run may match a subscription.
     await workspaceOf(event, deps.store, deps.recordedRuns);

@@ -1,0 +1,111 @@
+// The delivery log stays bounded (finished deliveries and run records past their retention are
+// removed, pending ones never), and subscriptions are read once per change, not once per event.
+import { FileSystemBlobStore, type BlobStore } from "@retrain/blob";
+import { silentLogger } from "@retrain/telemetry";
+import { Cleanup, tempDir } from "@retrain/testing";
+import { deliveryBlob, runBlob, subscriptionBlob, type DeliveryDocument, type DeliveryState, type SubscriptionDocument } from "./documents.js";
+import { allSubscriptions, type SubscriptionCache } from "./handlers/events.js";
+import { DeliveryRetention } from "./retention.js";
+
+const cleanup = new Cleanup();
+afterAll(() => cleanup.run());
+
+async function newStore(): Promise<FileSystemBlobStore> {
+  const dir = await tempDir();
+  cleanup.add(() => dir.remove());
+  return new FileSystemBlobStore({ root: dir.path });
+}
+
+function delivery(id: string, state: DeliveryState): DeliveryDocument {
+  const at = new Date().toISOString();
+  return {
+    id,
+    subscriptionId: "sub-1",
+    eventId: id,
+    eventType: "com.retrain.endpoint.updated",
+    event: { id },
+    state,
+    round: 1,
+    attempts: [],
+    nextAttemptAt: at,
+    createdAt: at,
+  };
+}
+
+function subscription(id: string, url: string): SubscriptionDocument {
+  return { id, workspace: "ws", url, types: ["com.retrain.endpoint.updated"], filter: {}, secret: "whsec_x", createdAt: new Date().toISOString(), createdBy: "test" };
+}
+
+const DAY = 86_400_000;
+
+describe("DeliveryRetention", () => {
+  it("removes finished deliveries and run records once past the retention, and keeps pending deliveries and unreadable documents", async () => {
+    const store = await newStore();
+    const states: DeliveryState[] = ["delivered", "dead", "cancelled", "pending"];
+    for (const state of states) await store.put(deliveryBlob("sub-1", `d-${state}`), JSON.stringify(delivery(`d-${state}`, state)));
+    await store.put(deliveryBlob("sub-1", "d-garbled"), "{not json");
+    await store.put(runBlob("run-1"), JSON.stringify({ runId: "run-1", workspace: "ws" }));
+    let now = new Date();
+    const retention = new DeliveryRetention({ store, logger: silentLogger(), retentionMs: 30 * DAY, sweepIntervalMs: 3_600_000, now: () => now });
+
+    expect(await retention.sweep()).toEqual({ deliveries: 0, runs: 0 });
+    expect(await names(store, "notifier/")).toHaveLength(6);
+
+    now = new Date(Date.now() + 30 * DAY + 60_000);
+    expect(await retention.sweep()).toEqual({ deliveries: 3, runs: 1 });
+    expect(await names(store, "notifier/")).toEqual([deliveryBlob("sub-1", "d-garbled"), deliveryBlob("sub-1", "d-pending")]);
+    // Nothing left to remove: a second sweep is a no-op.
+    expect(await retention.sweep()).toEqual({ deliveries: 0, runs: 0 });
+  });
+
+  it("sweeps on its interval once started, and stops", async () => {
+    const store = await newStore();
+    await store.put(deliveryBlob("sub-1", "d-old"), JSON.stringify(delivery("d-old", "delivered")));
+    const retention = new DeliveryRetention({ store, logger: silentLogger(), retentionMs: 0, sweepIntervalMs: 20, now: () => new Date(Date.now() + 1000) });
+    retention.start();
+    cleanup.add(() => retention.stop());
+    const deadline = Date.now() + 10_000;
+    while ((await names(store, "notifier/")).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20)); // time-based by design: polls the store until the timer's sweep ran
+    expect(await names(store, "notifier/")).toEqual([]);
+    await retention.stop();
+  });
+});
+
+describe("allSubscriptions with a cache", () => {
+  it("reads a subscription only when its etag changed, and forgets deleted ones", async () => {
+    const store = await newStore();
+    const reads: string[] = [];
+    // The real store, with its reads recorded.
+    const counting: BlobStore = Object.assign(Object.create(store) as BlobStore, {
+      getBuffer: (name: string, options?: Parameters<BlobStore["getBuffer"]>[1]) => {
+        reads.push(name);
+        return store.getBuffer(name, options);
+      },
+      list: (prefix: string) => store.list(prefix),
+    });
+    for (const id of ["a", "b", "c"]) await store.put(subscriptionBlob(id), JSON.stringify(subscription(id, `https://example.com/${id}`)));
+    const cache: SubscriptionCache = new Map();
+
+    expect((await allSubscriptions(counting, cache)).map((s) => s.id)).toEqual(["a", "b", "c"]);
+    expect(reads).toHaveLength(3);
+    reads.length = 0;
+    expect((await allSubscriptions(counting, cache)).map((s) => s.id)).toEqual(["a", "b", "c"]);
+    expect(reads).toEqual([]);
+
+    await store.put(subscriptionBlob("b"), JSON.stringify(subscription("b", "https://example.com/b2")));
+    await store.delete(subscriptionBlob("c"));
+    const after = await allSubscriptions(counting, cache);
+    expect(after.map((s) => [s.id, s.url])).toEqual([
+      ["a", "https://example.com/a"],
+      ["b", "https://example.com/b2"],
+    ]);
+    expect(reads).toEqual([subscriptionBlob("b")]);
+    expect([...cache.keys()]).toEqual([subscriptionBlob("a"), subscriptionBlob("b")]);
+  });
+});
+
+async function names(store: BlobStore, prefix: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const blob of store.list(prefix)) out.push(blob.name);
+  return out;
+}

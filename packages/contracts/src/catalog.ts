@@ -112,7 +112,7 @@ export const catalog = {
   [EventTypes.DatasetAvailable]: entry(
     "DatasetAvailable",
     DatasetAvailable,
-    "Upstream-facing: a new dataset for a pipeline is available (a URL on an allowed host, or a blob of the store). Posted to ingestion's POST /v1/events; ingestion copies it in and starts a run unless the same content already did.",
+    "Upstream-facing: a new dataset for a pipeline is available (a URL on an allowed host, or a blob of the store). Posted to ingestion's POST /v1/events; ingestion copies it in and starts a run unless the same content already did (among the pipeline's last 1000 runs).",
     ["upstream"],
     ["ingestion"],
   ),

@@ -45,7 +45,7 @@ const RunEntry = z.object({ runId: z.string(), runSequence: z.number().int().non
 
 /**
  * A pipeline's state, `ingestion/state/<pipeline>.json`: the run-sequence counter, the content index
- * (sha256 → run) that dedupes uploads, the latest dataset (for schedules and re-runs), the last
+ * (sha256 → run, the last {@link CONTENT_INDEX_KEPT} runs' content) that dedupes uploads, the latest dataset (for schedules and re-runs), the last
  * schedule tick taken, and the outbox of DataArrived events not yet published. One compare-and-set
  * of this document takes a sequence, records the dedupe entry and queues the event together.
  */
@@ -100,9 +100,28 @@ export interface RunLedgerOptions {
   readonly logger: Logger;
   /** CloudEvent source of DataArrived. */
   readonly source: string;
+  /** Content hashes kept in a pipeline's dedupe index. Default {@link CONTENT_INDEX_KEPT}. */
+  readonly contentIndexSize?: number;
 }
 
 const STATE_PREFIX = "ingestion/state/";
+
+/**
+ * Content hashes a pipeline's state keeps, newest runs first: identical content among the last this
+ * many runs of new data is the same run; older content starts a new one. The state document is read
+ * and rewritten on every run, so it must not grow with the pipeline's age (~100 bytes an entry).
+ */
+export const CONTENT_INDEX_KEPT = 1000;
+
+/** `index` with `sha256 → entry` added, trimmed to the `kept` entries of the highest run sequences. */
+function remember(index: PipelineState["bySha256"], sha256: string, entry: { runId: string; runSequence: number }, kept: number): PipelineState["bySha256"] {
+  const next = { ...index, [sha256]: entry };
+  const hashes = Object.keys(next);
+  if (hashes.length <= kept) return next;
+  hashes.sort((a, b) => (next[a]?.runSequence ?? 0) - (next[b]?.runSequence ?? 0));
+  for (const old of hashes.slice(0, hashes.length - kept)) delete next[old];
+  return next;
+}
 
 /** Runs' identity and their DataArrived events: sequences, dedupe, run records and the outbox relay. */
 export class RunLedger {
@@ -231,7 +250,7 @@ export class RunLedger {
       state: {
         ...state,
         lastSequence: runSequence,
-        bySha256: input.kind === "new-data" && sha256 !== undefined ? { ...state.bySha256, [sha256]: entry } : state.bySha256,
+        bySha256: input.kind === "new-data" && sha256 !== undefined ? remember(state.bySha256, sha256, entry, this.options.contentIndexSize ?? CONTENT_INDEX_KEPT) : state.bySha256,
         ...(input.kind === "new-data" ? { latest: { ...entry, dataset: input.dataset } } : {}),
         outbox: [...state.outbox, JSON.parse(JSON.stringify(event)) as unknown],
       },

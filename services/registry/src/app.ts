@@ -195,6 +195,21 @@ export async function rebuildFromLog(store: BlobStore, logger: Logger): Promise<
   }
 }
 
+/** Present once the open-run markers were built from the run documents (see {@link ensureOpenRunIndex}). */
+export const OPEN_RUN_INDEX_MARKER = "registry/open-runs-indexed.json";
+
+/**
+ * Builds the open-run markers from every run document, once per store: the registries before the
+ * index kept none. After that, projecting an event keeps a run's marker (and a redelivered event
+ * repairs one a crash left unwritten), and a rebuild replays them with the runs.
+ */
+export async function ensureOpenRunIndex(store: BlobStore, projections: Projections, logger: Logger): Promise<void> {
+  if ((await store.head(OPEN_RUN_INDEX_MARKER)) !== undefined) return;
+  const open = await projections.reindexOpenRuns();
+  await store.put(OPEN_RUN_INDEX_MARKER, JSON.stringify({ indexedAt: new Date().toISOString(), open }), { contentType: "application/json" });
+  logger.info({ open }, "open-run index built from the run documents");
+}
+
 /** Present while a rebuild runs (in any process). */
 export const REBUILD_MARKER = "registry/rebuilding.json";
 /** A marker older than this is a rebuild that died: the reconciler goes on. */
@@ -220,8 +235,14 @@ export function createRegistry(deps: RegistryDeps): Registry {
   let timer: NodeJS.Timeout | undefined;
   let reconciling: Promise<unknown> = Promise.resolve();
 
+  let openRunsIndexed = false;
+
   async function reconcile(now: Date = new Date()): Promise<Map<string, ReconcileAction>> {
     if (await rebuildInProgress(deps.store, new Date())) return new Map();
+    if (!openRunsIndexed) {
+      await ensureOpenRunIndex(deps.store, projections, deps.logger);
+      openRunsIndexed = true;
+    }
     // A rollback whose approval never came back (the publish failed or was lost) is published again.
     for await (const doc of unseenRollbacks(rollbackDeps, now, promotionDeadlineMs)) {
       deps.logger.warn({ run_id: doc.rollbackRunId }, "rollback approval not seen back; publishing it again");

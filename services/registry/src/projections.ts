@@ -1,10 +1,12 @@
 import { createHash } from "node:crypto";
-import { readJson, updateJson, type BlobStore } from "@retrain/blob";
+import { isBlobError, readJson, updateJson, type BlobStore } from "@retrain/blob";
 import { ChampionMetrics, EndpointTarget, EventTypes, Metrics, ModelRef, RunPlan, RunTrigger, targetKey, type AnyEvent } from "@retrain/contracts";
 import { z } from "zod";
 
 export const RUNS_PREFIX = "registry/runs/";
 export const TARGETS_PREFIX = "registry/targets/";
+/** One empty marker per run that is not terminal: what the reconciler walks instead of every run. */
+export const OPEN_RUNS_PREFIX = "registry/open/";
 
 /** A stage of a run's timeline. */
 export const StageName = z.enum(["received", "trained", "failed", "approved", "rejected", "awaiting", "updated", "promotion-failed", "cancelled"]);
@@ -102,6 +104,11 @@ const asTarget = (value: unknown): TargetDocument => TargetDocument.parse(value)
 
 export function runBlobName(runId: string): string {
   return `${RUNS_PREFIX}${encodeURIComponent(runId)}.json`;
+}
+
+/** The open-run marker of a run. */
+export function openRunBlobName(runId: string): string {
+  return `${OPEN_RUNS_PREFIX}${encodeURIComponent(runId)}`;
 }
 
 export function targetBlobName(key: string): string {
@@ -266,6 +273,8 @@ export class Projections {
       if (runId !== undefined) {
         const result = await updateJson(this.store, runBlobName(runId), asRun, (current) => applyToRun(current, event));
         changed ||= result.changed;
+        // Also when nothing changed: a redelivered event repairs a marker a crash left unwritten.
+        if (result.value !== undefined) await this.#markOpen(runId, !runOutcome(result.value).terminal);
       }
     }
     if (event.type === EventTypes.EndpointUpdated) {
@@ -290,6 +299,46 @@ export class Projections {
     }
   }
 
+  /**
+   * The runs not terminal yet, from their markers: what the reconciler looks at every pass, so a pass
+   * costs the number of open runs, not of every run ever made. A marker whose run ended or is gone is
+   * removed on the way.
+   */
+  async *openRuns(): AsyncIterable<RunDocument> {
+    for await (const props of this.store.list(OPEN_RUNS_PREFIX)) {
+      const runId = decodeURIComponent(props.name.slice(OPEN_RUNS_PREFIX.length));
+      const doc = await this.run(runId);
+      if (doc !== undefined && !runOutcome(doc).terminal) yield doc;
+      else await this.store.delete(props.name, { ifMatch: props.etag }).catch((error: unknown) => {
+        if (!isBlobError(error, "Conflict")) throw error;
+      });
+    }
+  }
+
+  /** Writes the open-run markers of every run from the run documents (after an upgrade, or to repair the index). */
+  async reindexOpenRuns(): Promise<number> {
+    let open = 0;
+    for await (const doc of this.runs()) {
+      const isOpen = !runOutcome(doc).terminal;
+      await this.#markOpen(doc.runId, isOpen);
+      if (isOpen) open++;
+    }
+    return open;
+  }
+
+  async #markOpen(runId: string, open: boolean): Promise<void> {
+    const name = openRunBlobName(runId);
+    if (!open) {
+      await this.store.delete(name);
+      return;
+    }
+    try {
+      await this.store.put(name, "", { ifNoneMatch: "*" });
+    } catch (error) {
+      if (!isBlobError(error, "Conflict")) throw error;
+    }
+  }
+
   async *targets(): AsyncIterable<TargetDocument> {
     for await (const props of this.store.list(TARGETS_PREFIX)) {
       const doc = await readJson(this.store, props.name, asTarget);
@@ -300,7 +349,7 @@ export class Projections {
   /** Deletes every projection document. */
   async clear(): Promise<number> {
     let deleted = 0;
-    for (const prefix of [RUNS_PREFIX, TARGETS_PREFIX]) {
+    for (const prefix of [RUNS_PREFIX, TARGETS_PREFIX, OPEN_RUNS_PREFIX]) {
       const names: string[] = [];
       for await (const props of this.store.list(prefix)) names.push(props.name);
       for (const name of names) if (await this.store.delete(name)) deleted++;

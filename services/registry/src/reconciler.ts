@@ -102,10 +102,10 @@ export class Reconciler {
     return (await readJson(this.deps.store, reconcilerBlobName(runId), asDoc))?.value;
   }
 
-  /** Looks at every run once; returns what it did per run it acted on. */
+  /** Looks at every open run once; returns what it did per run it acted on. */
   async reconcile(now: Date = new Date()): Promise<Map<string, ReconcileAction>> {
     const actions = new Map<string, ReconcileAction>();
-    for await (const doc of this.deps.projections.runs()) {
+    for await (const doc of this.deps.projections.openRuns()) {
       try {
         const action = await this.reconcileRun(doc, now);
         if (action !== "none" && action !== "waiting") actions.set(doc.runId, action);

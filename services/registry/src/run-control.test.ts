@@ -8,7 +8,8 @@ import { keyVerifier } from "@retrain/runtime";
 import { createHttpApp, startHttpServer, type RunningServer } from "@retrain/service-kit";
 import { silentLogger } from "@retrain/telemetry";
 import { Cleanup, tempDir, waitFor } from "@retrain/testing";
-import { createRegistry, REBUILD_MARKER, type Registry } from "./app.js";
+import { createRegistry, OPEN_RUN_INDEX_MARKER, REBUILD_MARKER, type Registry } from "./app.js";
+import { OPEN_RUNS_PREFIX, openRunBlobName } from "./projections.js";
 
 const SOURCE = "/retrain/test";
 const ADMIN = "admin-key-0123456789";
@@ -217,5 +218,37 @@ describe("registry run control: rollback, targets, paging, cancel, the reconcile
       ["RUNF", "evaluation"],
       ["RUNE", "training"],
     ]);
+  });
+
+  it("keeps a marker per run not yet ended and walks only those; builds the markers once for runs recorded before the index", async () => {
+    const openMarkers = async (): Promise<string[]> => {
+      const out: string[] = [];
+      for await (const blob of store.list(OPEN_RUNS_PREFIX)) out.push(blob.name);
+      return out;
+    };
+    await record(events("RUNI", 9, 800_000, "updated"));
+    await record(events("RUNJ", 10, 800_000, "approved"));
+    expect(await openMarkers()).toContain(openRunBlobName("RUNJ"));
+    expect(await openMarkers()).not.toContain(openRunBlobName("RUNI"));
+    expect(await openMarkers()).not.toContain(openRunBlobName("RUNA"));
+
+    // A store as a registry before the index left it: no markers, no index marker.
+    for (const name of await openMarkers()) await store.delete(name);
+    await store.delete(OPEN_RUN_INDEX_MARKER);
+    const upgraded = createRegistry({
+      store,
+      bus,
+      logger: silentLogger(),
+      verifyKey: keyVerifier({ adminKey: ADMIN, workspaces: [] }),
+      reconciler: { intervalMs: 0, maxAttempts: 2, deadlinesMs: { training: 60_000, evaluation: 30_000, promotion: 10_000 } },
+    });
+    expect((await upgraded.reconcile(at(800_000 + 60_000))).get("RUNJ")).toBe("redriven");
+    expect(await openMarkers()).toContain(openRunBlobName("RUNJ"));
+    expect(await openMarkers()).not.toContain(openRunBlobName("RUNI"));
+    expect(await store.head(OPEN_RUN_INDEX_MARKER)).toBeDefined();
+
+    // The run ends: its marker goes with its last event.
+    await record(events("RUNJ", 10, 800_000, "updated"));
+    expect(await openMarkers()).not.toContain(openRunBlobName("RUNJ"));
   });
 });

@@ -342,7 +342,7 @@ describe("the retrain CLI against a running Retrain (processes, NATS, Azurite)",
     expect(out[3]).toMatch(new RegExp(`^3 \\* +${json.value[1]?.modelId} +${runs["v2"]} +2 +promotion `));
   });
 
-  it("manual approval: approve and reject record who (from the key) and why; a decided run cannot be decided again", async () => {
+  it("manual approval: approve and reject record who (from the key: an operator's own, or the admin's) and why; a decided run cannot be decided again", async () => {
     const a = (await ok(["--json", "upload", "churn-manual", file("manual-a.csv"), "--no-follow"])).json<Upload>().upload.runId ?? "";
     const b = (await ok(["--json", "upload", "churn-manual", file("manual-b.csv"), "--no-follow"])).json<Upload>().upload.runId ?? "";
     await waitFor(
@@ -359,8 +359,16 @@ describe("the retrain CLI against a running Retrain (processes, NATS, Azurite)",
     // Deciding is an admin's: the workspace key is refused with the server's reason.
     const refused = await cli(["approve", a]);
     expect(refused).toMatchObject({ code: 1, stdout: "", stderr: `retrain: Only an admin key may approve a run. (POST /v1/runs/${a}/approve → 403 Forbidden)\n` });
-    const approved = await ok(["approve", a, "--reason", "checked the lift chart"], { key: deployment.adminKey });
-    expect(approved.stdout).toMatch(new RegExp(`^run ${a} approved by admin: Approved by admin: checked the lift chart \\(.+\\)\\n$`));
+    // A person's own key (an operator key made with the admin key): the approval records her name.
+    const added = (await ok(["--json", "operators", "add", "dana"], { key: deployment.adminKey })).json<{ name: string; role: string; key: string }>();
+    expect(added).toMatchObject({ name: "dana", role: "admin" });
+    expect(lines(await ok(["operators", "list"], { key: deployment.adminKey }))[1]).toMatch(/^dana +admin +\* +\S+ \S+ +admin$/);
+    // Every service reads the shared keyring within its cache time.
+    await waitFor(async () => (await cli(["approvals"], { key: added.key })).code === 0, { timeoutMs: 15_000, description: "the evaluator accepting dana's key" });
+    const approved = await ok(["approve", a, "--reason", "checked the lift chart"], { key: added.key });
+    expect(approved.stdout).toMatch(new RegExp(`^run ${a} approved by dana: Approved by dana: checked the lift chart \\(.+\\)\\n$`));
+    expect((await ok(["operators", "remove", "dana"], { key: deployment.adminKey })).stdout).toBe("removed operator dana\n");
+    await waitFor(async () => (await cli(["approvals"], { key: added.key })).code !== 0, { timeoutMs: 15_000, description: "dana's removed key refused" });
     const rejected = (await ok(["--json", "reject", b, "--reason", "too few rows"], { key: deployment.adminKey })).json<{
       runId: string;
       state: string;

@@ -2,6 +2,7 @@
 // the store within the cache time, and a restart that does not bring a rotated key back.
 import { randomBytes } from "node:crypto";
 import { FileSystemBlobStore } from "@retrain/blob";
+import { createHttpApp, startHttpServer } from "@retrain/service-kit";
 import { Cleanup, tempDir, waitFor } from "@retrain/testing";
 import { silentLogger } from "@retrain/telemetry";
 import { KEYRING_BLOB, Keyring, KeyringError, type OpenKeyringOptions } from "./keys.js";
@@ -125,5 +126,77 @@ describe("Keyring", () => {
     const text = await documentText(store);
     expect(JSON.parse(text)).toMatchObject({ scheme: "sha256" });
     expect(text).not.toContain(primaryA);
+  });
+
+  it("creates named operator keys (an admin's or one workspace's rights under the operator's name) seen by every process, and deletes them everywhere", async () => {
+    const store = await freshStore();
+    const adminKey = `admin-${randomBytes(16).toString("hex")}`;
+    const { keyring } = await open(store, { adminKey });
+    const other = (await open(store, { adminKey })).keyring;
+    const alice = await keyring.createOperator("alice", "*", "admin");
+    const bob = await keyring.createOperator("bob", "ws-a", "alice");
+    expect(await keyring.verify(alice)).toEqual({ name: "alice", workspace: "*", role: "admin" });
+    expect(await keyring.verify(bob)).toEqual({ name: "bob", workspace: "ws-a", role: "user" });
+    await waitFor(async () => (await other.verify(alice))?.name === "alice", { timeoutMs: 5_000, description: "the other process accepting alice's key" });
+    expect(await keyring.listOperators()).toEqual([
+      { name: "alice", workspace: "*", role: "admin", createdAt: expect.any(String), createdBy: "admin" },
+      { name: "bob", workspace: "ws-a", role: "user", createdAt: expect.any(String), createdBy: "alice" },
+    ]);
+    const text = await documentText(store);
+    for (const key of [alice, bob]) expect(text).not.toContain(key);
+
+    await expect(keyring.createOperator("alice", "ws-b", "admin")).rejects.toMatchObject({ status: 409, code: "OperatorExists" });
+    for (const bad of ["admin", "Alice", "a/b", "", "x".repeat(65)]) await expect(keyring.createOperator(bad, "*", "admin")).rejects.toMatchObject({ status: 400 });
+    await expect(keyring.createOperator("carol", "no such/ws", "admin")).rejects.toMatchObject({ status: 400 });
+
+    // A restart with the same retrain.yaml keeps them; a delete ends a key in every process.
+    const restarted = (await open(store, { adminKey })).keyring;
+    expect(await restarted.verify(bob)).toMatchObject({ name: "bob" });
+    expect(await keyring.deleteOperator("alice", "admin")).toBe(true);
+    expect(await keyring.deleteOperator("alice", "admin")).toBe(false);
+    expect(await keyring.verify(alice)).toBeUndefined();
+    await waitFor(async () => (await other.verify(alice)) === undefined, { timeoutMs: 5_000, description: "the other process refusing alice's deleted key" });
+    expect(await other.verify(bob)).toMatchObject({ name: "bob" });
+  });
+
+  it("serves /v1/operators to an admin of every workspace only, and never shows a key again", async () => {
+    const store = await freshStore();
+    const adminKey = `admin-${randomBytes(16).toString("hex")}`;
+    const { keyring } = await open(store, { adminKey });
+    const { app } = createHttpApp({ serviceName: "keys", logger: silentLogger(), routes: (router) => keyring.registerRoutes(router) });
+    const server = await startHttpServer(app, { port: 0 });
+    cleanup.add(() => server.close(0));
+    const call = async (method: string, path: string, key: string, body?: unknown) => {
+      const response = await fetch(`${server.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      });
+      const text = await response.text();
+      return { status: response.status, cache: response.headers.get("cache-control"), body: (text === "" ? {} : JSON.parse(text)) as Record<string, unknown> };
+    };
+
+    const created = await call("POST", "/v1/operators", adminKey, { name: "alice" });
+    expect(created).toMatchObject({ status: 201, cache: "no-store", body: { name: "alice", workspace: "*", role: "admin", key: expect.any(String) } });
+    const aliceKey = String(created.body["key"]);
+    const bob = await call("POST", "/v1/operators", aliceKey, { name: "bob", workspace: "ws-a" });
+    expect(bob).toMatchObject({ status: 201, body: { role: "user", workspace: "ws-a" } });
+    const bobKey = String(bob.body["key"]);
+
+    const listed = await call("GET", "/v1/operators", aliceKey);
+    expect(listed.status).toBe(200);
+    expect(listed.body["value"]).toEqual([expect.objectContaining({ name: "alice", createdBy: "admin" }), expect.objectContaining({ name: "bob", createdBy: "alice" })]);
+    expect(JSON.stringify(listed.body)).not.toContain(aliceKey);
+
+    for (const key of [bobKey, primaryA]) {
+      expect((await call("GET", "/v1/operators", key)).status).toBe(403);
+      expect((await call("POST", "/v1/operators", key, { name: "mallory" })).status).toBe(403);
+      expect((await call("DELETE", "/v1/operators/alice", key)).status).toBe(403);
+    }
+    expect(await call("POST", "/v1/operators", adminKey, { name: "alice" })).toMatchObject({ status: 409, body: { error: { code: "OperatorExists" } } });
+    expect((await call("POST", "/v1/operators", adminKey, { name: "x", role: "admin" })).status).toBe(400);
+    expect((await call("DELETE", "/v1/operators/bob", aliceKey)).status).toBe(204);
+    expect((await call("DELETE", "/v1/operators/bob", aliceKey)).status).toBe(404);
+    expect((await call("GET", "/v1/operators", bobKey)).status).toBe(401);
   });
 });

@@ -42,6 +42,13 @@ export const KEYRING_BLOB = "keys/keyring.json";
 
 const ADMIN: Principal = { name: "admin", workspace: "*", role: "admin" };
 const WORKSPACE_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+/** Operator names: lowercase, no `/` (workspace keys are named `<workspace>/<slot>`), never `admin`. */
+const OPERATOR_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
+/** The principal of an operator key: the admin's rights or one workspace's, under the operator's name. */
+function operatorPrincipal(name: string, operator: StoredOperator): Principal {
+  return { name, workspace: operator.workspace, role: operator.workspace === "*" ? "admin" : "user" };
+}
 
 function workspacePrincipal(workspace: string, slot: KeySlot): Principal {
   return { name: `${workspace}/${slot}`, workspace, role: "user" };
@@ -57,6 +64,17 @@ const StoredKey = z.object({
 });
 type StoredKey = z.infer<typeof StoredKey>;
 
+/** A person's (or a tool's) own key: what it may do is the admin's or one workspace's, under its own name. */
+const StoredOperator = z.object({
+  hash: z.string(),
+  /** `*` (an admin) or the one workspace it opens (a workspace user). */
+  workspace: z.string(),
+  createdAt: z.string(),
+  /** The key name that made it. */
+  createdBy: z.string(),
+});
+type StoredOperator = z.infer<typeof StoredOperator>;
+
 const KeyringDocument = z.object({
   version: z.literal(1),
   /** How the digests were made (KeyHasher.scheme); every process must use the same. */
@@ -64,6 +82,8 @@ const KeyringDocument = z.object({
   /** The bootstrap admin key generated at the first start (absent when one is configured). */
   admin: z.object({ hash: z.string(), createdAt: z.string() }).optional(),
   workspaces: z.record(z.string(), z.object({ primary: StoredKey.optional(), secondary: StoredKey.optional() })),
+  /** Named keys, by name: approvals, rollbacks and the rest record who by this name. */
+  operators: z.record(z.string(), StoredOperator).optional(),
 });
 type KeyringDocument = z.infer<typeof KeyringDocument>;
 
@@ -119,9 +139,20 @@ export interface WorkspaceKeysView {
 type Router = Parameters<NonNullable<CreateHttpAppOptions["routes"]>>[0];
 
 const RegenerateBody = z.object({ key: z.enum(["primary", "secondary"]) }).strict();
+const OperatorBody = z.object({ name: z.string(), workspace: z.string().default("*") }).strict();
+
+/** An operator key as `GET /v1/operators` shows it (never the key). */
+export interface OperatorView {
+  readonly name: string;
+  readonly workspace: string;
+  readonly role: "admin" | "user";
+  readonly createdAt: string;
+  readonly createdBy: string;
+}
 
 /**
- * The deployment's API keys. The workspaces' primary and secondary keys live as digests in one shared
+ * The deployment's API keys. The workspaces' primary and secondary keys, and the operators' named
+ * keys (a person's own admin or workspace key, so what they do is recorded under their name), live as digests in one shared
  * document of the blob store ({@link KEYRING_BLOB}); retrain.yaml seeds it, the regenerate operation
  * replaces a slot, and every service's verifier re-reads it when its copy is older than `cacheMs`,
  * so a rotation reaches every service (in every process) within that time without any message.
@@ -248,6 +279,52 @@ export class Keyring {
     return key;
   }
 
+  /**
+   * Creates a named key and returns it (the only time it exists in clear): an admin's rights for
+   * `workspace` `*`, else one workspace's. Throws 400 for a bad name or workspace, 409 when the name is taken.
+   */
+  async createOperator(name: string, workspace: string, createdBy: string): Promise<string> {
+    if (!OPERATOR_NAME.test(name) || name === "admin") {
+      throw new HttpError(400, "BadArgument", "An operator name is 1-64 lowercase letters, digits, '.', '_' or '-' (not 'admin').");
+    }
+    if (workspace !== "*" && !WORKSPACE_ID.test(workspace)) throw new HttpError(400, "BadArgument", "A workspace id is 1-64 letters, digits, '_' or '-' ('*' for an admin).");
+    const key = randomBytes(32).toString("base64url");
+    const operator: StoredOperator = { hash: this.#hasher.hash(key), workspace, createdAt: new Date().toISOString(), createdBy };
+    const result = await updateJson(this.#store, KEYRING_BLOB, parseKeyring, (current) => {
+      const doc: KeyringDocument = current === undefined ? { version: 1, scheme: this.#hasher.scheme, workspaces: {} } : structuredClone(current);
+      if (doc.scheme !== this.#hasher.scheme) throw schemeMismatch(doc.scheme, this.#hasher.scheme);
+      if (doc.operators?.[name] !== undefined) throw new HttpError(409, "OperatorExists", `An operator named '${name}' exists; delete it first to give it a new key.`);
+      doc.operators = { ...doc.operators, [name]: operator };
+      return doc;
+    });
+    if (result.value !== undefined) this.#install(result.value);
+    this.#logger.info({ operator: name, workspace, by: createdBy }, "operator key created");
+    return key;
+  }
+
+  /** Deletes a named key (it stops working in every process within the cache time); false when there was none. */
+  async deleteOperator(name: string, deletedBy: string): Promise<boolean> {
+    let found = false;
+    const result = await updateJson(this.#store, KEYRING_BLOB, parseKeyring, (current) => {
+      found = current?.operators?.[name] !== undefined;
+      if (current === undefined || !found) return undefined;
+      const doc = structuredClone(current);
+      delete doc.operators?.[name];
+      return doc;
+    });
+    if (result.value !== undefined) this.#install(result.value);
+    if (found) this.#logger.info({ operator: name, by: deletedBy }, "operator key deleted");
+    return found;
+  }
+
+  /** The named keys, by name (never the keys). */
+  async listOperators(): Promise<OperatorView[]> {
+    const operators = (await this.#read())?.operators ?? {};
+    return Object.entries(operators)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([name, o]) => ({ name, workspace: o.workspace, role: operatorPrincipal(name, o).role, createdAt: o.createdAt, createdBy: o.createdBy }));
+  }
+
   /** Which slots a workspace has and when they changed; undefined for a workspace without keys. */
   async describe(workspace: string): Promise<WorkspaceKeysView | undefined> {
     const doc = await this.#read();
@@ -278,6 +355,32 @@ export class Keyring {
       res.setHeader("Cache-Control", "no-store");
       res.status(200).json({ workspace, slot: parsed.data.key, key });
     });
+    // Operators are the deployment's, not a workspace's: only an admin of every workspace manages them.
+    const globalAdmin = (res: Parameters<typeof principalOf>[0], action: string): Principal => {
+      const principal = principalOf<Principal>(res);
+      assertAdmin(principal, action);
+      if (principal.workspace !== "*") throw new HttpError(403, "Forbidden", `Only an admin key of every workspace may ${action}.`);
+      return principal;
+    };
+    router.post("/v1/operators", auth, async (req, res) => {
+      const principal = globalAdmin(res, "create operator keys");
+      const parsed = OperatorBody.safeParse(req.body ?? {});
+      if (!parsed.success) throw new HttpError(400, "BadArgument", `The body must be {"name": "<operator>", "workspace"?: "<workspace>" | "*"}.`);
+      const { name, workspace } = parsed.data;
+      const key = await this.createOperator(name, workspace, principal.name);
+      res.setHeader("Cache-Control", "no-store");
+      res.status(201).json({ name, workspace, role: workspace === "*" ? "admin" : "user", key });
+    });
+    router.get("/v1/operators", auth, async (_req, res) => {
+      globalAdmin(res, "list operator keys");
+      res.status(200).json({ value: await this.listOperators() });
+    });
+    router.delete("/v1/operators/:name", auth, async (req, res) => {
+      const principal = globalAdmin(res, "delete operator keys");
+      const name = routeParam(req, "name");
+      if (!(await this.deleteOperator(name, principal.name))) throw new HttpError(404, "NotFound", `No operator named '${name}'.`);
+      res.status(204).end();
+    });
     router.get("/v1/workspaces/:workspace/keys", auth, async (req, res) => {
       const workspace = routeParam(req, "workspace");
       caller(res, workspace, "list workspace keys");
@@ -302,6 +405,7 @@ export class Keyring {
         if (stored !== undefined) byHash.set(stored.hash, workspacePrincipal(workspace, slot));
       }
     }
+    for (const [name, operator] of Object.entries(doc.operators ?? {})) byHash.set(operator.hash, operatorPrincipal(name, operator));
     this.#byHash = byHash;
     this.#loadedAt = Date.now();
   }

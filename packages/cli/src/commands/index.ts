@@ -3,6 +3,7 @@ import type { CommandGroup } from "../program.js";
 import { registerApprovals } from "./approvals.js";
 import { registerDlq } from "./dlq.js";
 import { registerHistory } from "./history.js";
+import { registerOperators } from "./operators.js";
 import { registerPipelines } from "./pipelines.js";
 import { registerRuns } from "./runs.js";
 import { registerScore } from "./score.js";
@@ -23,5 +24,6 @@ export const commandGroups: readonly CommandGroup[] = [
   registerScore,
   registerSubscriptions,
   registerDlq,
+  registerOperators,
   registerTrace,
 ];

@@ -1,4 +1,4 @@
-import type { BlobStore } from "@retrain/blob";
+import { readJson, type BlobStore } from "@retrain/blob";
 import type { EventBus, Subscription } from "@retrain/bus";
 import { EventTypes, runEventTypes, type AnyEvent } from "@retrain/contracts";
 import { assertAdmin, HttpError, principalOf, requireApiKey, routeParam, type ApiKeyVerifier, type MetricsRegistry, type Principal } from "@retrain/service-kit";
@@ -6,7 +6,7 @@ import type { Logger } from "@retrain/telemetry";
 import type { Router } from "express";
 import { z } from "zod";
 import { appendToLog, readLog } from "./log.js";
-import { Projections, RunOutcome, runOutcome, type PromotionEntry, type RunDocument, type TargetDocument } from "./projections.js";
+import { Projections, RunDocument, RunOutcome, runOutcome, RUNS_PREFIX, type PromotionEntry, type TargetDocument } from "./projections.js";
 import { Reconciler, type ReconcileAction, type ReconcilerDocument, type ReconcilerOptions } from "./reconciler.js";
 import { publishRollback, requestRollback, RollbackRequest, unseenRollbacks } from "./rollback.js";
 import { registerOtlpRoutes, SpanStore, type SpanStoreOptions } from "./otlp.js";
@@ -69,7 +69,21 @@ function startedAt(doc: RunDocument): string {
 }
 
 /** A run as the list shows it. */
-export function runSummary(doc: RunDocument): Record<string, unknown> {
+export interface RunSummary {
+  readonly runId: string;
+  readonly pipeline: string;
+  readonly runSequence: number;
+  readonly workspace: string | null;
+  readonly trigger: RunDocument["trigger"] | null;
+  readonly datasetSha256: string | null;
+  readonly outcome: RunOutcome;
+  readonly terminal: boolean;
+  readonly startedAt: string | null;
+  readonly lastEventAt: string | null;
+}
+
+/** A run as the list shows it. */
+export function runSummary(doc: RunDocument): RunSummary {
   const { outcome, terminal } = runOutcome(doc);
   const last = doc.stages[doc.stages.length - 1];
   return {
@@ -220,9 +234,41 @@ async function rebuildInProgress(store: BlobStore, now: Date): Promise<boolean> 
   return marker !== undefined && now.getTime() - marker.lastModified.getTime() < REBUILD_MARKER_MAX_AGE_MS;
 }
 
+/**
+ * Every run's summary, kept by blob name with the etag it was read at: a listing of the runs costs one
+ * list of the store plus a read of each run that changed since the last one, not a read of every run
+ * ever made (the UI asks every few seconds). Runs whose blob is gone are dropped.
+ */
+export class RunSummaries {
+  readonly #cache = new Map<string, { readonly etag: string; readonly summary: RunSummary }>();
+
+  constructor(private readonly store: BlobStore) {}
+
+  async all(): Promise<RunSummary[]> {
+    const out: RunSummary[] = [];
+    const listed = new Set<string>();
+    for await (const props of this.store.list(RUNS_PREFIX)) {
+      listed.add(props.name);
+      const known = this.#cache.get(props.name);
+      if (known !== undefined && known.etag === props.etag) {
+        out.push(known.summary);
+        continue;
+      }
+      const doc = await readJson(this.store, props.name, (value) => RunDocument.parse(value));
+      if (doc === undefined) continue;
+      const summary = runSummary(doc.value);
+      this.#cache.set(props.name, { etag: doc.etag, summary });
+      out.push(summary);
+    }
+    for (const name of this.#cache.keys()) if (!listed.has(name)) this.#cache.delete(name);
+    return out;
+  }
+}
+
 /** Builds the registry from its dependencies (no I/O until `start`). */
 export function createRegistry(deps: RegistryDeps): Registry {
   const projections = new Projections(deps.store);
+  const summaries = new RunSummaries(deps.store);
   const runMetrics = deps.metrics === undefined ? undefined : new RunMetrics(deps.metrics, projections);
   const spans = new SpanStore(deps.spans);
   const subscriptions: Subscription[] = [];
@@ -284,14 +330,13 @@ export function createRegistry(deps: RegistryDeps): Registry {
       router.get("/v1/runs", auth, async (req, res) => {
         const principal = principalOf<Principal>(res);
         const query = RunsQuery.parse(req.query);
-        const docs: RunDocument[] = [];
-        for await (const doc of projections.runs()) {
-          if (!canSee(principal, doc.workspace)) continue;
-          if (query.pipeline !== undefined && doc.pipeline !== query.pipeline) continue;
-          if (query.outcome !== undefined && runOutcome(doc).outcome !== query.outcome) continue;
-          docs.push(doc);
-        }
-        docs.sort((a, b) => startedAt(b).localeCompare(startedAt(a)) || b.runSequence - a.runSequence);
+        const docs = (await summaries.all()).filter(
+          (run) =>
+            canSee(principal, run.workspace ?? undefined) &&
+            (query.pipeline === undefined || run.pipeline === query.pipeline) &&
+            (query.outcome === undefined || run.outcome === query.outcome),
+        );
+        docs.sort((a, b) => (b.startedAt ?? "").localeCompare(a.startedAt ?? "") || b.runSequence - a.runSequence);
         const page = docs.slice(query.skip, query.skip + query.top);
         const more = query.skip + page.length < docs.length;
         const next = new URLSearchParams({
@@ -301,7 +346,7 @@ export function createRegistry(deps: RegistryDeps): Registry {
           skip: String(query.skip + query.top),
         });
         res.json({
-          value: page.map(runSummary),
+          value: page,
           count: docs.length,
           ...(more ? { nextLink: `${req.protocol}://${req.get("host") ?? "localhost"}/v1/runs?${next.toString()}` } : {}),
         });

@@ -1,14 +1,14 @@
 // The registry's run control: rollback (an approval of its own), the target list, paging, a cancelled
 // run's outcome, and the reconciler (re-drive requests past a stage deadline, stuck after N). Memory
 // bus, filesystem store, real HTTP; the reconciler runs on the test's clock (its timer is off).
-import { FileSystemBlobStore } from "@retrain/blob";
+import { FileSystemBlobStore, type BlobStore } from "@retrain/blob";
 import { MemoryBus, type EventBus } from "@retrain/bus";
 import { createEvent, deterministicEventId, EventTypes, exampleData, targetKey, type AnyEvent, type CloudEvent, type EndpointTarget, type ModelRef, type RunPlan } from "@retrain/contracts";
 import { keyVerifier } from "@retrain/runtime";
 import { createHttpApp, startHttpServer, type RunningServer } from "@retrain/service-kit";
 import { silentLogger } from "@retrain/telemetry";
 import { Cleanup, tempDir, waitFor } from "@retrain/testing";
-import { createRegistry, OPEN_RUN_INDEX_MARKER, REBUILD_MARKER, type Registry } from "./app.js";
+import { createRegistry, OPEN_RUN_INDEX_MARKER, REBUILD_MARKER, RunSummaries, type Registry } from "./app.js";
 import { OPEN_RUNS_PREFIX, openRunBlobName } from "./projections.js";
 
 const SOURCE = "/retrain/test";
@@ -250,5 +250,31 @@ describe("registry run control: rollback, targets, paging, cancel, the reconcile
     // The run ends: its marker goes with its last event.
     await record(events("RUNJ", 10, 800_000, "updated"));
     expect(await openMarkers()).not.toContain(openRunBlobName("RUNJ"));
+  });
+
+  it("lists runs reading only those that changed since the last listing", async () => {
+    const reads: string[] = [];
+    // The real store, with its reads recorded.
+    const counting: BlobStore = Object.assign(Object.create(store) as BlobStore, {
+      getBuffer: (name: string, options?: Parameters<BlobStore["getBuffer"]>[1]) => {
+        reads.push(name);
+        return store.getBuffer(name, options);
+      },
+      list: (prefix: string) => store.list(prefix),
+    });
+    const summaries = new RunSummaries(counting);
+    const first = await summaries.all();
+    expect(first.length).toBeGreaterThan(5);
+    expect(reads).toHaveLength(first.length);
+    reads.length = 0;
+    expect(await summaries.all()).toEqual(first);
+    expect(reads).toEqual([]);
+
+    await record(events("RUNK", 11, 900_000, "received"));
+    await record(events("RUNK", 11, 900_000, "trained"));
+    const after = await summaries.all();
+    expect(after.find((r) => r.runId === "RUNK")).toMatchObject({ outcome: "running", runSequence: 11 });
+    expect(reads).toHaveLength(1);
+    expect(after).toHaveLength(first.length + 1);
   });
 });

@@ -117,7 +117,7 @@ export const FIELD_MEANINGS: Readonly<Record<string, string>> = {
   host: "The service that owns and runs the job (`trainer` or `scoring`).",
   service: "The web service the job belongs to.",
   "dataset.url": "An https URL on a host ingestion allows.",
-  "dataset.blobName": "A blob of Retrain's own store.",
+  "dataset.blobName": "A blob of Retrain's own store, under a landing prefix (INGESTION_DATASET_PREFIXES, default `uploads/`) or a dataset of one of the caller's pipelines.",
   "DatasetAvailable.sha256": "Hex SHA-256 of the content, when the sender knows it (checked after the copy; a known dataset skips the download).",
   by: "Who or what produced the dataset (recorded as the run trigger's `by`).",
   cancelledBy: "Who cancelled (a key name).",

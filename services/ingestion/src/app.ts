@@ -39,6 +39,8 @@ export interface IngestionDeps {
   readonly allowedHosts?: readonly string[];
   /** The own store's read-URL host, always allowed. */
   readonly ownHost?: string;
+  /** Where a DatasetAvailable may name blobs of the store; `{workspace}` stands for the caller's. Default `uploads/`. */
+  readonly datasetPrefixes?: readonly string[];
   /** The clock of schedules. Default `() => new Date()`. */
   readonly now?: () => Date;
   /** How often the timer checks schedules (and retries the outbox). Default 60 000 ms. */
@@ -59,6 +61,9 @@ export interface Ingestion {
 }
 
 const SOURCE = "/retrain/ingestion";
+/** Where a DatasetAvailable may name blobs of the store by default: the shared landing zone `uploads/`. */
+export const DEFAULT_DATASET_PREFIXES: readonly string[] = ["uploads/"];
+
 const DEFAULT_MAX_DATASET_BYTES = 512 * 1024 * 1024;
 const MAX_CATCH_UP_MINUTES = 10;
 
@@ -91,6 +96,7 @@ export function createIngestion(deps: IngestionDeps): Ingestion {
     container: deps.container,
     maxDatasetBytes: deps.maxDatasetBytes ?? DEFAULT_MAX_DATASET_BYTES,
     remote: { allowedHosts: deps.allowedHosts ?? [], ...(deps.ownHost !== undefined ? { ownHost: deps.ownHost } : {}) },
+    datasetPrefixes: deps.datasetPrefixes ?? DEFAULT_DATASET_PREFIXES,
   };
   const control = { runs, bus: deps.bus, source: SOURCE };
   const subscriptions: Subscription[] = [];

@@ -10,6 +10,22 @@ export const IngestionEnv = PlatformEnv.extend({
   INGESTION_MAX_DATASET_BYTES: envInt({ min: 1 }).default(512 * 1024 * 1024),
   /** Hosts a DatasetAvailable URL or an Event Grid blob may be fetched from, comma-separated (`*.blob.core.windows.net`). */
   INGESTION_ALLOWED_HOSTS: z.string().default("*.blob.core.windows.net"),
+  /**
+   * Where a DatasetAvailable may name blobs of the store, comma-separated prefixes; `{workspace}` stands
+   * for the caller's workspace (`uploads/{workspace}/` gives each team its own landing zone). A pipeline's
+   * own datasets can always be named; other services' documents never.
+   */
+  INGESTION_DATASET_PREFIXES: z
+    .string()
+    .default("uploads/")
+    .transform((raw, ctx) => {
+      const prefixes = raw.split(",").map((p) => p.trim()).filter((p) => p !== "");
+      if (prefixes.length === 0 || prefixes.some((p) => !p.endsWith("/"))) {
+        ctx.issues.push({ code: "custom", input: raw, message: 'must be one or more prefixes ending in "/", e.g. "uploads/" or "uploads/{workspace}/"' });
+        return z.NEVER;
+      }
+      return prefixes;
+    }),
   /** How often the schedule timer looks at the clock (a cron matches per minute). */
   INGESTION_SCHEDULE_INTERVAL: envDurationMs({ min: 1000 }).default(60_000),
 });

@@ -299,6 +299,34 @@ describe("ingestion: pipelines, the doors by which data arrives, and runs' ident
       expect(main.bus.published.length).toBe(before);
       expect(await datasetBlobs("upstream-bad")).toEqual([]);
     });
+
+    it("names only blobs under the landing prefixes or datasets of the caller's own pipelines; never another service's documents", async () => {
+      await pipeline("landing");
+      await store.put("elsewhere/day.csv", csv(30, 3));
+      await store.put("notifier/subscriptions/s1.json", '{"secret":"whsec_x"}');
+      for (const blobName of ["elsewhere/day.csv", "notifier/subscriptions/s1.json", "keys/keyring.json", "registry/runs/x.json", "uploads/../keys/keyring.json"]) {
+        const answer = await structured(datasetAvailable({ pipeline: "landing", dataset: { blobName } }));
+        const body = await json<ErrorAnswer>(answer);
+        expect({ blobName, status: answer.status, code: body.error.code }).toEqual({ blobName, status: 400, code: "BadArgument" });
+        expect(body.error.message).toContain("'uploads/'");
+      }
+      expect(await datasetBlobs("landing")).toEqual([]);
+      // A dataset of one of the caller's pipelines can be named (the "upstream" pipeline's first dataset).
+      const [own] = await datasetBlobs("upstream");
+      const fromOwn = await structured(datasetAvailable({ pipeline: "landing", dataset: { blobName: own ?? "" } }));
+      expect(fromOwn.status).toBe(202);
+
+      // Per-workspace landing zones: {workspace} is the caller's workspace.
+      const zoned = await start({ datasetPrefixes: ["landing/{workspace}/"] });
+      await pipeline("zoned", {}, zoned);
+      await store.put("landing/ws-a/day.csv", csv(31, 3));
+      await store.put("landing/ws-b/day.csv", csv(32, 3));
+      const post = (blobName: string) =>
+        call(zoned, "POST", "/v1/events", datasetAvailable({ pipeline: "zoned", dataset: { blobName } }), KEY_A, { "content-type": "application/cloudevents+json" });
+      expect((await post("landing/ws-b/day.csv")).status).toBe(400);
+      expect((await post("uploads/day2.csv")).status).toBe(400);
+      expect((await post("landing/ws-a/day.csv")).status).toBe(202);
+    });
   });
 
   describe("POST /v1/hooks/blob-created (Event Grid)", () => {

@@ -19,6 +19,8 @@ export interface IntakeDeps {
   /** Largest dataset accepted, bytes. */
   readonly maxDatasetBytes: number;
   readonly remote: RemoteSourceOptions;
+  /** Where a DatasetAvailable may name blobs of the store (`{workspace}` → the caller's workspace). */
+  readonly datasetPrefixes: readonly string[];
 }
 
 /** A run's answer to the caller: 202 for a new run, 200 when identical content already had one. */

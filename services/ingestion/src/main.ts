@@ -25,6 +25,7 @@ const ingestion = createIngestion({
   container: config.AZURE_STORAGE_CONTAINER,
   maxDatasetBytes: config.INGESTION_MAX_DATASET_BYTES,
   allowedHosts: config.INGESTION_ALLOWED_HOSTS.split(",").map((h) => h.trim()).filter(Boolean),
+  datasetPrefixes: config.INGESTION_DATASET_PREFIXES,
   scheduleIntervalMs: config.INGESTION_SCHEDULE_INTERVAL,
   ...(ownHost !== undefined ? { ownHost } : {}),
 });

@@ -70,8 +70,25 @@ export function readDatasetAvailable(headers: IncomingHttpHeaders, body: unknown
   return event;
 }
 
-// Other services' documents in the shared store are not datasets (each service owns its prefix).
-const PRIVATE_PREFIXES = ["ingestion/", "trainer/", "scoring/", "evaluator/", "registry/", "classic-promoter/", "new-promoter/", "keys/"];
+// Other services' documents in the shared store are never datasets, whatever the landing prefixes say
+// (each service owns its prefix): a second wall behind the allow-list below.
+const PRIVATE_PREFIXES = ["ingestion/", "trainer/", "scoring/", "evaluator/", "registry/", "classic-promoter/", "new-promoter/", "notifier/", "keys/"];
+
+/** The placeholder of a landing prefix that stands for the caller's workspace (`uploads/{workspace}/`). */
+export const WORKSPACE_PLACEHOLDER = "{workspace}";
+
+/**
+ * Whether a blob under the landing prefixes may be named by `principal`: a prefix with
+ * {@link WORKSPACE_PLACEHOLDER} gives each workspace its own (a `*` key any of them).
+ */
+function inLandingPrefix(name: string, prefixes: readonly string[], principal: Principal): boolean {
+  return prefixes.some((prefix) => {
+    const at = prefix.indexOf(WORKSPACE_PLACEHOLDER);
+    if (at < 0) return name.startsWith(prefix);
+    if (principal.workspace === "*") return name.startsWith(prefix.slice(0, at));
+    return name.startsWith(prefix.replaceAll(WORKSPACE_PLACEHOLDER, principal.workspace));
+  });
+}
 
 /**
  * DatasetAvailable → a run: the dataset (a URL on an allowed host, or a blob of the store) is copied in
@@ -94,16 +111,18 @@ export async function acceptDatasetAvailable(event: DatasetAvailableEvent, princ
   } else {
     const name = data.dataset.blobName;
     origin = name;
-    const readable = !PRIVATE_PREFIXES.some((p) => name.startsWith(p)) || name.startsWith("ingestion/datasets/");
-    // A dataset of another workspace's pipeline is not the caller's to copy (workspace isolation).
+    // Nameable: a dataset of a pipeline of the caller's workspace, or a blob under a landing prefix
+    // (INGESTION_DATASET_PREFIXES); anything else in the shared store is not the caller's to copy.
     const owner = /^ingestion\/datasets\/([^/]+)\//.exec(name)?.[1];
-    const ownerPipeline = owner === undefined || principal.workspace === "*" ? undefined : await deps.pipelines.get(owner);
-    const foreign = ownerPipeline !== undefined && workspaceOf(ownerPipeline) !== principal.workspace;
+    const ownerPipeline = owner === undefined ? undefined : await deps.pipelines.get(owner);
+    const ownDataset = ownerPipeline !== undefined && (principal.workspace === "*" || workspaceOf(ownerPipeline) === principal.workspace);
+    const landed = !PRIVATE_PREFIXES.some((p) => name.startsWith(p)) && inLandingPrefix(name, deps.datasetPrefixes, principal);
     try {
-      if (!readable || foreign) throw new Error("private prefix");
+      if (!ownDataset && !landed) throw new Error("not nameable");
       validateBlobName(name);
     } catch {
-      throw invalid(`'${name}' is not a dataset blob of the store.`, "data.dataset.blobName", "BadArgument");
+      const where = deps.datasetPrefixes.map((p) => `'${p}'`).join(", ");
+      throw invalid(`'${name}' is not a dataset blob of the store: name one under ${where} or a dataset of one of your pipelines.`, "data.dataset.blobName", "BadArgument");
     }
     try {
       source = (await deps.store.get(name)).body;

@@ -5,7 +5,7 @@ export { FixtureUnavailableError, findExecutable, waitForPort, spawnManaged } fr
 export type { ManagedProcess } from "./process.js";
 export { containerRuntimeAvailable } from "./containers.js";
 export { startNatsServer } from "./nats.js";
-export type { NatsServerFixture, StartNatsServerOptions } from "./nats.js";
+export type { DecentralizedAuth, NatsServerFixture, StartNatsServerOptions } from "./nats.js";
 export { startAzurite } from "./azurite.js";
 export type { AzuriteFixture } from "./azurite.js";
 export { startServiceProcess } from "./services.js";

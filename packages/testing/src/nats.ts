@@ -22,6 +22,17 @@ export interface NatsServerFixture {
 }
 
 /** Options for {@link startNatsServer}. */
+/**
+ * Decentralized (operator/JWT) authentication: the operator's JWT, the system account's public key,
+ * and every account's JWT by public key, served from memory (`resolver: MEMORY`). Clients then connect
+ * with a `.creds` file (a user JWT signed by an account, and the user's nkey seed).
+ */
+export interface DecentralizedAuth {
+  readonly operatorJwt: string;
+  readonly systemAccount: string;
+  readonly accounts: Readonly<Record<string, string>>;
+}
+
 export interface StartNatsServerOptions {
   /** Port to listen on. Default: a free port. */
   port?: number;
@@ -29,7 +40,7 @@ export interface StartNatsServerOptions {
    * Require a user and password (`--user/--pass`), a token (`--auth`), or an nkey (the user's public
    * key `U…`, through a configuration file). Default: no authentication.
    */
-  auth?: { user: string; pass: string } | { token: string } | { nkey: string };
+  auth?: { user: string; pass: string } | { token: string } | { nkey: string } | DecentralizedAuth;
   /** Serve TLS with this certificate; with `caFile`, also require client certificates signed by it (PEM paths). */
   tls?: { certFile: string; keyFile: string; caFile?: string };
 }
@@ -55,7 +66,13 @@ export async function startNatsServer(options: StartNatsServerOptions = {}): Pro
   const store = await tempDir("retrain-nats-");
   let proc: ManagedProcess | undefined;
   const auth: string[] = [];
-  if (options.auth !== undefined && "nkey" in options.auth) {
+  if (options.auth !== undefined && "operatorJwt" in options.auth) {
+    const { operatorJwt, systemAccount, accounts } = options.auth;
+    const preload = Object.entries(accounts).map(([key, jwt]) => `    ${key}: "${jwt}"`).join("\n");
+    const config = join(store.path, "operator.conf");
+    await writeFile(config, `operator: "${operatorJwt}"\nsystem_account: "${systemAccount}"\nresolver: MEMORY\nresolver_preload: {\n${preload}\n}\n`);
+    auth.push("-c", config);
+  } else if (options.auth !== undefined && "nkey" in options.auth) {
     // nkey users exist only in a configuration file.
     const config = join(store.path, "auth.conf");
     await writeFile(config, `authorization { users = [ { nkey: "${options.auth.nkey}" } ] }\n`);

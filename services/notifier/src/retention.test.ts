@@ -1,6 +1,7 @@
 // The delivery log stays bounded (finished deliveries and run records past their retention are
 // removed, pending ones never), and subscriptions are read once per change, not once per event.
 import { FileSystemBlobStore, type BlobStore } from "@retrain/blob";
+import { recordingReads } from "@retrain/blob/testing";
 import { silentLogger } from "@retrain/telemetry";
 import { Cleanup, tempDir } from "@retrain/testing";
 import { deliveryBlob, runBlob, subscriptionBlob, type DeliveryDocument, type DeliveryState, type SubscriptionDocument } from "./documents.js";
@@ -74,15 +75,7 @@ describe("DeliveryRetention", () => {
 describe("allSubscriptions with a cache", () => {
   it("reads a subscription only when its etag changed, and forgets deleted ones", async () => {
     const store = await newStore();
-    const reads: string[] = [];
-    // The real store, with its reads recorded.
-    const counting: BlobStore = Object.assign(Object.create(store) as BlobStore, {
-      getBuffer: (name: string, options?: Parameters<BlobStore["getBuffer"]>[1]) => {
-        reads.push(name);
-        return store.getBuffer(name, options);
-      },
-      list: (prefix: string) => store.list(prefix),
-    });
+    const { store: counting, reads } = recordingReads(store);
     for (const id of ["a", "b", "c"]) await store.put(subscriptionBlob(id), JSON.stringify(subscription(id, `https://example.com/${id}`)));
     const cache: SubscriptionCache = new Map();
 

@@ -1,7 +1,8 @@
 // The registry's run control: rollback (an approval of its own), the target list, paging, a cancelled
 // run's outcome, and the reconciler (re-drive requests past a stage deadline, stuck after N). Memory
 // bus, filesystem store, real HTTP; the reconciler runs on the test's clock (its timer is off).
-import { FileSystemBlobStore, type BlobStore } from "@retrain/blob";
+import { FileSystemBlobStore } from "@retrain/blob";
+import { recordingReads } from "@retrain/blob/testing";
 import { MemoryBus, type EventBus } from "@retrain/bus";
 import { createEvent, deterministicEventId, EventTypes, exampleData, targetKey, type AnyEvent, type CloudEvent, type EndpointTarget, type ModelRef, type RunPlan } from "@retrain/contracts";
 import { keyVerifier } from "@retrain/runtime";
@@ -253,15 +254,7 @@ describe("registry run control: rollback, targets, paging, cancel, the reconcile
   });
 
   it("lists runs reading only those that changed since the last listing", async () => {
-    const reads: string[] = [];
-    // The real store, with its reads recorded.
-    const counting: BlobStore = Object.assign(Object.create(store) as BlobStore, {
-      getBuffer: (name: string, options?: Parameters<BlobStore["getBuffer"]>[1]) => {
-        reads.push(name);
-        return store.getBuffer(name, options);
-      },
-      list: (prefix: string) => store.list(prefix),
-    });
+    const { store: counting, reads } = recordingReads(store);
     const summaries = new RunSummaries(counting);
     const first = await summaries.all();
     expect(first.length).toBeGreaterThan(5);

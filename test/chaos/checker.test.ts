@@ -81,6 +81,13 @@ describe("the chaos checker", () => {
     expect(report.checks.find((c) => c.name.startsWith("0 duplicate PATCH"))?.pass).toBe(false);
   });
 
+  it("a run whose events arrive out of order (its DataArrived last) is terminal once the last one arrives", () => {
+    const [arrived, ...rest] = runEvents("r1", 1, "promoted");
+    const ledger = ledgerOf([{ runId: "r1", runSequence: 1, events: [...rest, arrived as AnyEvent] }]);
+    expect(ledger.runs[0]?.terminalAt).toBeDefined();
+    expect(check(input(ledger, { audit: audit("r1"), served: new Map([[key, { modelId: "m", runId: "r1" }]]) })).counts.ok).toBe(1);
+  });
+
   it("the same event delivered twice (one id) is not a duplicate", () => {
     const events = runEvents("r1", 1, "promoted");
     const ledger = ledgerOf([{ runId: "r1", runSequence: 1, events: [...events, ...events] }]);

@@ -42,7 +42,6 @@ export interface FaultRecord {
 // The services whose stages the ledger can see from the bus (the notifier has no work in a chaos run).
 const TRACKED = new Set(["ingestion", "trainer", "evaluator", "classic-promoter", "new-promoter", "scoring", "registry"]);
 
-const VERDICTS = new Set<string>([EventTypes.ModelApproved, EventTypes.ModelRejected, EventTypes.ModelAwaitingApproval]);
 
 /** What a run has reached, derived from the events seen (each event id counted once). */
 export interface RunProgress {
@@ -106,8 +105,9 @@ export class Ledger {
       default:
         break;
     }
-    if (VERDICTS.has(event.type) || event.type === EventTypes.EndpointUpdated || event.type === EventTypes.PromotionFailed) this.#markTerminal(data.runId);
-    if (event.type === EventTypes.TrainingFailed) this.#markTerminal(data.runId);
+    // After any event of the run: a consumer may see them out of order (a DataArrived redelivered after a
+    // broker restart can come last, and it is what names the plan's targets).
+    this.#markTerminal(data.runId);
   }
 
   progress(runId: string): RunProgress {

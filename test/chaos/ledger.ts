@@ -42,7 +42,6 @@ export interface FaultRecord {
 // The services whose stages the ledger can see from the bus (the notifier has no work in a chaos run).
 const TRACKED = new Set(["ingestion", "trainer", "evaluator", "classic-promoter", "new-promoter", "scoring", "registry"]);
 
-
 /** What a run has reached, derived from the events seen (each event id counted once). */
 export interface RunProgress {
   dataArrived: boolean;

@@ -1,7 +1,8 @@
 import { Cleanup, tempDir, uniqueName } from "@retrain/testing";
-import { readJson, updateJson } from "./documents.js";
+import { CachedListing, readJson, updateJson } from "./documents.js";
 import { BlobConflictError } from "./errors.js";
 import { FileSystemBlobStore } from "./filesystem-store.js";
+import { recordingReads } from "./testing.js";
 
 interface Job {
   status: string;
@@ -87,5 +88,25 @@ describe("JSON documents", () => {
     controller.abort(reason);
     await expect(updateJson(store, name, parseJob, () => ({ status: "x", attempts: 0 }), { signal: controller.signal })).rejects.toBe(reason);
     expect(await store.head(name)).toBeUndefined();
+  });
+
+  it("CachedListing reads a document only when its etag changed, keeps what `read` made of it, and drops deleted ones", async () => {
+    const prefix = `${uniqueName("listing")}/`;
+    for (const id of ["a", "b", "c"]) await store.put(`${prefix}${id}.json`, JSON.stringify({ status: id, attempts: 1 }));
+    const { store: recording, reads } = recordingReads(store);
+    const listing = new CachedListing(recording, prefix, (value) => parseJob(value).status);
+
+    expect(await listing.values()).toEqual(["a", "b", "c"]);
+    expect(reads).toHaveLength(3);
+    reads.length = 0;
+    expect(await listing.values()).toEqual(["a", "b", "c"]);
+    expect(reads).toEqual([]);
+
+    await store.put(`${prefix}b.json`, JSON.stringify({ status: "b2", attempts: 2 }));
+    await store.delete(`${prefix}c.json`);
+    await store.put(`${prefix}d.json`, JSON.stringify({ status: "d", attempts: 1 }));
+    expect(await listing.values()).toEqual(["a", "b2", "d"]);
+    expect(reads).toEqual([`${prefix}b.json`, `${prefix}d.json`]);
+    expect(listing.size).toBe(3);
   });
 });

@@ -97,3 +97,45 @@ async function readDocument<T>(
   }
   return { value: parse(json), etag: blob.properties.etag };
 }
+
+/**
+ * The JSON documents under a prefix, kept by blob name with the etag each was read at: a call costs
+ * one listing plus a read of each document that changed since the last call, and documents gone are
+ * dropped. `read` parses a document and keeps only what the caller needs of it (a summary, say), so
+ * memory stays small. For lists asked often (per event, or by a page that polls) whose documents
+ * change rarely.
+ */
+export class CachedListing<T> {
+  readonly #cache = new Map<string, { readonly etag: string; readonly value: T }>();
+
+  constructor(
+    private readonly store: BlobStore,
+    private readonly prefix: string,
+    private readonly read: (value: unknown) => T,
+  ) {}
+
+  /** Every document under the prefix, in name order, as `read` made it. */
+  async values(): Promise<T[]> {
+    const out: T[] = [];
+    const listed = new Set<string>();
+    for await (const props of this.store.list(this.prefix)) {
+      listed.add(props.name);
+      const known = this.#cache.get(props.name);
+      if (known !== undefined && known.etag === props.etag) {
+        out.push(known.value);
+        continue;
+      }
+      const doc = await readJson(this.store, props.name, this.read);
+      if (doc === undefined) continue;
+      this.#cache.set(props.name, { etag: doc.etag, value: doc.value });
+      out.push(doc.value);
+    }
+    for (const name of this.#cache.keys()) if (!listed.has(name)) this.#cache.delete(name);
+    return out;
+  }
+
+  /** How many documents are held. */
+  get size(): number {
+    return this.#cache.size;
+  }
+}

@@ -16,5 +16,5 @@ export type { BlobUrlHandler, BlobUrlHandlerOptions } from "./blob-url-handler.j
 export { DEFAULT_BLOB_URL_PATH_PREFIX, DEFAULT_READ_URL_LIFETIME_MS, DEFAULT_RESULT_SAS_LIFETIME_MS } from "./signed-url.js";
 export { AzureBlobStore, splitSasUrl } from "./azure-store.js";
 export type { AzureBlobStoreOptions, SasUrlParts } from "./azure-store.js";
-export { readJson, updateJson } from "./documents.js";
+export { CachedListing, readJson, updateJson } from "./documents.js";
 export type { JsonDocument, UpdateJsonOptions, UpdateJsonResult } from "./documents.js";

@@ -65,6 +65,8 @@ export function evaluationView(doc: EvaluationDocument): Record<string, unknown>
 /** Builds the evaluator from its dependencies (no I/O until `start`). */
 export function createEvaluator(deps: EvaluatorDeps): Evaluator {
   const evaluations = new Evaluations(deps.store);
+  // What GET /v1/approvals filters on, per run: a listing re-reads only the evaluations that changed.
+  const approvals = evaluations.listing((doc) => ({ state: doc.approval?.state, cancelled: doc.cancelled !== undefined, workspace: doc.workspace, view: evaluationView(doc) }));
   const handlerDeps = { store: deps.store, bus: deps.bus, evaluations, champions: deps.champions, source: SOURCE };
   const subscriptions: Subscription[] = [];
 
@@ -90,12 +92,9 @@ export function createEvaluator(deps: EvaluatorDeps): Evaluator {
       router.get("/v1/approvals", auth, async (req, res) => {
         const principal = principalOf<Principal>(res);
         const { state } = ApprovalsQuery.parse(req.query);
-        const value: Array<Record<string, unknown>> = [];
-        for await (const doc of evaluations.all()) {
-          if (doc.approval?.state !== state || doc.cancelled !== undefined) continue;
-          if (principal.workspace !== "*" && principal.workspace !== doc.workspace) continue;
-          value.push(evaluationView(doc));
-        }
+        const value = (await approvals.values())
+          .filter((a) => a.state === state && !a.cancelled && (principal.workspace === "*" || principal.workspace === a.workspace))
+          .map((a) => a.view);
         res.json({ value });
       });
     },

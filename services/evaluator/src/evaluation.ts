@@ -1,4 +1,4 @@
-import { readJson, updateJson, type BlobStore, type UpdateJsonResult } from "@retrain/blob";
+import { CachedListing, readJson, updateJson, type BlobStore, type UpdateJsonResult } from "@retrain/blob";
 import { Metrics, ModelTrained, type ChampionMetrics } from "@retrain/contracts";
 import { z } from "zod";
 
@@ -87,7 +87,12 @@ export class Evaluations {
     return updateJson(this.store, this.nameOf(runId), parse, mutate);
   }
 
-  /** Every evaluation document (for listings and the relay at start). */
+  /** Every evaluation reduced by `read`, each re-read only when it changed since the last call (for lists asked often). */
+  listing<T>(read: (doc: EvaluationDocument) => T): CachedListing<T> {
+    return new CachedListing(this.store, PREFIX, (value) => read(parse(value)));
+  }
+
+  /** Every evaluation document (for the relay at start). */
   async *all(): AsyncIterable<EvaluationDocument> {
     for await (const blob of this.store.list(PREFIX)) {
       if (!blob.name.endsWith(".json")) continue;

@@ -12,7 +12,7 @@ import { SubscriptionSecrets } from "./secrets.js";
 import { DeliveryState } from "./documents.js";
 import { SUBSCRIBABLE_TYPES } from "./event-types.js";
 import { deliveryView, getDelivery, listDeliveries, replayDelivery } from "./handlers/deliveries.js";
-import { handleEvent, type SubscriptionCache } from "./handlers/events.js";
+import { handleEvent, subscriptionListing } from "./handlers/events.js";
 import { createSubscription, CreateSubscriptionBody, deleteSubscription, listSubscriptions, subscriptionView, visibleSubscription } from "./handlers/subscriptions.js";
 
 /** What the notifier is built from. Durations in ms; every option has the default its config has. */
@@ -93,7 +93,7 @@ export function createNotifier(deps: NotifierDeps): Notifier {
   });
   let subscription: Subscription | undefined;
   const recordedRuns = new Set<string>();
-  const subscriptions: SubscriptionCache = new Map();
+  const subscriptions = subscriptionListing(deps.store);
 
   async function notify(event: AnyEvent): Promise<number> {
     const keys = await handleEvent(event, { store: deps.store, logger: deps.logger, recordedRuns, subscriptions });

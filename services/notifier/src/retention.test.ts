@@ -1,11 +1,9 @@
-// The delivery log stays bounded (finished deliveries and run records past their retention are
-// removed, pending ones never), and subscriptions are read once per change, not once per event.
+// The delivery log stays bounded: finished deliveries and run records past their retention are
+// removed, pending ones never.
 import { FileSystemBlobStore, type BlobStore } from "@retrain/blob";
-import { recordingReads } from "@retrain/blob/testing";
 import { silentLogger } from "@retrain/telemetry";
 import { Cleanup, tempDir } from "@retrain/testing";
-import { deliveryBlob, runBlob, subscriptionBlob, type DeliveryDocument, type DeliveryState, type SubscriptionDocument } from "./documents.js";
-import { allSubscriptions, type SubscriptionCache } from "./handlers/events.js";
+import { deliveryBlob, runBlob, type DeliveryDocument, type DeliveryState } from "./documents.js";
 import { DeliveryRetention } from "./retention.js";
 
 const cleanup = new Cleanup();
@@ -31,10 +29,6 @@ function delivery(id: string, state: DeliveryState): DeliveryDocument {
     nextAttemptAt: at,
     createdAt: at,
   };
-}
-
-function subscription(id: string, url: string): SubscriptionDocument {
-  return { id, workspace: "ws", url, types: ["com.retrain.endpoint.updated"], filter: {}, secret: "whsec_x", createdAt: new Date().toISOString(), createdBy: "test" };
 }
 
 const DAY = 86_400_000;
@@ -69,31 +63,6 @@ describe("DeliveryRetention", () => {
     while ((await names(store, "notifier/")).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20)); // time-based by design: polls the store until the timer's sweep ran
     expect(await names(store, "notifier/")).toEqual([]);
     await retention.stop();
-  });
-});
-
-describe("allSubscriptions with a cache", () => {
-  it("reads a subscription only when its etag changed, and forgets deleted ones", async () => {
-    const store = await newStore();
-    const { store: counting, reads } = recordingReads(store);
-    for (const id of ["a", "b", "c"]) await store.put(subscriptionBlob(id), JSON.stringify(subscription(id, `https://example.com/${id}`)));
-    const cache: SubscriptionCache = new Map();
-
-    expect((await allSubscriptions(counting, cache)).map((s) => s.id)).toEqual(["a", "b", "c"]);
-    expect(reads).toHaveLength(3);
-    reads.length = 0;
-    expect((await allSubscriptions(counting, cache)).map((s) => s.id)).toEqual(["a", "b", "c"]);
-    expect(reads).toEqual([]);
-
-    await store.put(subscriptionBlob("b"), JSON.stringify(subscription("b", "https://example.com/b2")));
-    await store.delete(subscriptionBlob("c"));
-    const after = await allSubscriptions(counting, cache);
-    expect(after.map((s) => [s.id, s.url])).toEqual([
-      ["a", "https://example.com/a"],
-      ["b", "https://example.com/b2"],
-    ]);
-    expect(reads).toEqual([subscriptionBlob("b")]);
-    expect([...cache.keys()]).toEqual([subscriptionBlob("a"), subscriptionBlob("b")]);
   });
 });
 

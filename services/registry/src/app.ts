@@ -1,4 +1,4 @@
-import { readJson, type BlobStore } from "@retrain/blob";
+import { CachedListing, type BlobStore } from "@retrain/blob";
 import type { EventBus, Subscription } from "@retrain/bus";
 import { EventTypes, runEventTypes, type AnyEvent } from "@retrain/contracts";
 import { assertAdmin, HttpError, principalOf, requireApiKey, routeParam, type ApiKeyVerifier, type MetricsRegistry, type Principal } from "@retrain/service-kit";
@@ -235,40 +235,17 @@ async function rebuildInProgress(store: BlobStore, now: Date): Promise<boolean> 
 }
 
 /**
- * Every run's summary, kept by blob name with the etag it was read at: a listing of the runs costs one
- * list of the store plus a read of each run that changed since the last one, not a read of every run
- * ever made (the UI asks every few seconds). Runs whose blob is gone are dropped.
+ * Every run's summary as the run list reads them: one listing of the runs plus a read of each run
+ * that changed since the last listing, not a read of every run ever made (the UI asks every few seconds).
  */
-export class RunSummaries {
-  readonly #cache = new Map<string, { readonly etag: string; readonly summary: RunSummary }>();
-
-  constructor(private readonly store: BlobStore) {}
-
-  async all(): Promise<RunSummary[]> {
-    const out: RunSummary[] = [];
-    const listed = new Set<string>();
-    for await (const props of this.store.list(RUNS_PREFIX)) {
-      listed.add(props.name);
-      const known = this.#cache.get(props.name);
-      if (known !== undefined && known.etag === props.etag) {
-        out.push(known.summary);
-        continue;
-      }
-      const doc = await readJson(this.store, props.name, (value) => RunDocument.parse(value));
-      if (doc === undefined) continue;
-      const summary = runSummary(doc.value);
-      this.#cache.set(props.name, { etag: doc.etag, summary });
-      out.push(summary);
-    }
-    for (const name of this.#cache.keys()) if (!listed.has(name)) this.#cache.delete(name);
-    return out;
-  }
+export function runSummaries(store: BlobStore): CachedListing<RunSummary> {
+  return new CachedListing(store, RUNS_PREFIX, (value) => runSummary(RunDocument.parse(value)));
 }
 
 /** Builds the registry from its dependencies (no I/O until `start`). */
 export function createRegistry(deps: RegistryDeps): Registry {
   const projections = new Projections(deps.store);
-  const summaries = new RunSummaries(deps.store);
+  const summaries = runSummaries(deps.store);
   const runMetrics = deps.metrics === undefined ? undefined : new RunMetrics(deps.metrics, projections);
   const spans = new SpanStore(deps.spans);
   const subscriptions: Subscription[] = [];
@@ -330,7 +307,7 @@ export function createRegistry(deps: RegistryDeps): Registry {
       router.get("/v1/runs", auth, async (req, res) => {
         const principal = principalOf<Principal>(res);
         const query = RunsQuery.parse(req.query);
-        const docs = (await summaries.all()).filter(
+        const docs = (await summaries.values()).filter(
           (run) =>
             canSee(principal, run.workspace ?? undefined) &&
             (query.pipeline === undefined || run.pipeline === query.pipeline) &&

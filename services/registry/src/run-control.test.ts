@@ -9,7 +9,7 @@ import { keyVerifier } from "@retrain/runtime";
 import { createHttpApp, startHttpServer, type RunningServer } from "@retrain/service-kit";
 import { silentLogger } from "@retrain/telemetry";
 import { Cleanup, tempDir, waitFor } from "@retrain/testing";
-import { createRegistry, OPEN_RUN_INDEX_MARKER, REBUILD_MARKER, RunSummaries, type Registry } from "./app.js";
+import { createRegistry, OPEN_RUN_INDEX_MARKER, REBUILD_MARKER, runSummaries, type Registry } from "./app.js";
 import { OPEN_RUNS_PREFIX, openRunBlobName } from "./projections.js";
 
 const SOURCE = "/retrain/test";
@@ -255,17 +255,17 @@ describe("registry run control: rollback, targets, paging, cancel, the reconcile
 
   it("lists runs reading only those that changed since the last listing", async () => {
     const { store: counting, reads } = recordingReads(store);
-    const summaries = new RunSummaries(counting);
-    const first = await summaries.all();
+    const summaries = runSummaries(counting);
+    const first = await summaries.values();
     expect(first.length).toBeGreaterThan(5);
     expect(reads).toHaveLength(first.length);
     reads.length = 0;
-    expect(await summaries.all()).toEqual(first);
+    expect(await summaries.values()).toEqual(first);
     expect(reads).toEqual([]);
 
     await record(events("RUNK", 11, 900_000, "received"));
     await record(events("RUNK", 11, 900_000, "trained"));
-    const after = await summaries.all();
+    const after = await summaries.values();
     expect(after.find((r) => r.runId === "RUNK")).toMatchObject({ outcome: "running", runSequence: 11 });
     expect(reads).toHaveLength(1);
     expect(after).toHaveLength(first.length + 1);

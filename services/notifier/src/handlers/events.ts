@@ -1,4 +1,4 @@
-import { isBlobError, readJson, type BlobStore } from "@retrain/blob";
+import { CachedListing, isBlobError, readJson, type BlobStore } from "@retrain/blob";
 import { EndpointTarget, RunPlan, targetKey, type AnyEvent } from "@retrain/contracts";
 import type { Logger } from "@retrain/telemetry";
 import {
@@ -21,8 +21,8 @@ export interface EventHandlingDeps {
   readonly logger: Logger;
   /** Runs whose workspace this process has already recorded (saves a write per event). */
   readonly recordedRuns?: Set<string>;
-  /** Subscriptions read before (saves a read per subscription per event). */
-  readonly subscriptions?: SubscriptionCache;
+  /** Subscriptions read before (saves a read per subscription per event). Default: read each time. */
+  readonly subscriptions?: CachedListing<SubscriptionDocument>;
   readonly now?: () => Date;
 }
 
@@ -93,31 +93,23 @@ export async function workspaceOf(event: AnyEvent, store: BlobStore, recordedRun
   return (await readJson(store, runBlob(runId), parseRun))?.value.workspace;
 }
 
-/** Subscriptions as last read, by blob name, with the etag they were read at (see {@link allSubscriptions}). */
-export type SubscriptionCache = Map<string, { readonly etag: string; readonly doc: SubscriptionDocument }>;
+/** Every subscription, in id order. */
+export async function allSubscriptions(store: BlobStore): Promise<SubscriptionDocument[]> {
+  const out: SubscriptionDocument[] = [];
+  for await (const blob of store.list(SUBSCRIPTIONS_PREFIX)) {
+    const doc = await readJson(store, blob.name, parseSubscription);
+    if (doc !== undefined) out.push(doc.value);
+  }
+  return out;
+}
 
 /**
- * Every subscription, in id order. With a cache, one listing per call and a read only of what changed
- * since (the listing carries each blob's etag): this runs for every run event, so its cost must not
- * grow with the number of subscriptions read. Every replica still sees a change at once.
+ * The subscriptions as event handling reads them: one listing per event and a read only of what
+ * changed since (this runs for every run event, so its cost must not grow with the number of
+ * subscriptions read); every replica still sees a change at once.
  */
-export async function allSubscriptions(store: BlobStore, cache?: SubscriptionCache): Promise<SubscriptionDocument[]> {
-  const out: SubscriptionDocument[] = [];
-  const listed = new Set<string>();
-  for await (const blob of store.list(SUBSCRIPTIONS_PREFIX)) {
-    listed.add(blob.name);
-    const known = cache?.get(blob.name);
-    if (known !== undefined && known.etag === blob.etag) {
-      out.push(known.doc);
-      continue;
-    }
-    const doc = await readJson(store, blob.name, parseSubscription);
-    if (doc === undefined) continue;
-    out.push(doc.value);
-    cache?.set(blob.name, { etag: doc.etag, doc: doc.value });
-  }
-  if (cache !== undefined) for (const name of cache.keys()) if (!listed.has(name)) cache.delete(name);
-  return out;
+export function subscriptionListing(store: BlobStore): CachedListing<SubscriptionDocument> {
+  return new CachedListing(store, SUBSCRIPTIONS_PREFIX, parseSubscription);
 }
 
 /**
@@ -127,7 +119,7 @@ export async function allSubscriptions(store: BlobStore, cache?: SubscriptionCac
  */
 export async function handleEvent(event: AnyEvent, deps: EventHandlingDeps): Promise<DeliveryKey[]> {
   if (!isSubscribable(event.type)) return [];
-  const subscriptions = (await allSubscriptions(deps.store, deps.subscriptions)).filter((s) => s.types.includes(event.type) && matchesFilter(s.filter, event));
+  const subscriptions = (deps.subscriptions !== undefined ? await deps.subscriptions.values() : await allSubscriptions(deps.store)).filter((s) => s.types.includes(event.type) && matchesFilter(s.filter, event));
   if (subscriptions.length === 0) {
     // Still learn the run's workspace: a later event of this run may match a subscription.
     await workspaceOf(event, deps.store, deps.recordedRuns);

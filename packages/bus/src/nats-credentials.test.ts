@@ -12,29 +12,41 @@ import { connectNatsBus } from "./nats-bus.js";
 const cleanup = new Cleanup();
 afterAll(() => cleanup.run());
 
+type Credentials = { nkeySeed: string } | { credsFile: string };
+
+/** Connects with `credentials`, sets up JetStream (a subscription creates the stream and a consumer), closes. */
+async function connectAndSubscribe(servers: string, credentials: Credentials, group: string): Promise<void> {
+  const bus = await connectNatsBus({ servers, prefix: uniqueName(group), logger: silentLogger(), ...credentials });
+  try {
+    const subscription = await bus.subscribe({ group, types: ["retrain.data.arrived.v1"], handler: async () => undefined });
+    await subscription.close({ graceMs: 0 });
+  } finally {
+    await bus.close({ graceMs: 0 });
+  }
+}
+
+/** The error a connection with `credentials` fails with (the test fails if it connects). */
+async function refusal(servers: string, credentials: Credentials): Promise<Error> {
+  const error: unknown = await connectNatsBus({ servers, prefix: uniqueName("refused"), logger: silentLogger(), ...credentials }).then(
+    async (other) => {
+      await other.close({ graceMs: 0 });
+      return undefined;
+    },
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(BusError);
+  return error as Error;
+}
+
 describe("NATS nkey credentials", () => {
   it("the user's seed connects; another seed is refused", async () => {
     const user = nkeys.createUser();
     const nats = await startNatsServer({ auth: { nkey: user.getPublicKey() } });
     cleanup.add(() => nats.stop());
     const seed = new TextDecoder().decode(user.getSeed());
-    const bus = await connectNatsBus({ servers: nats.url, prefix: uniqueName("nkey"), logger: silentLogger(), nkeySeed: seed });
-    try {
-      const subscription = await bus.subscribe({ group: "nkey-check", types: ["retrain.data.arrived.v1"], handler: async () => undefined });
-      await subscription.close({ graceMs: 0 });
-    } finally {
-      await bus.close({ graceMs: 0 });
-    }
+    await connectAndSubscribe(nats.url, { nkeySeed: seed }, "nkey-check");
     const stranger = new TextDecoder().decode(nkeys.createUser().getSeed());
-    const error: unknown = await connectNatsBus({ servers: nats.url, prefix: uniqueName("nkey"), logger: silentLogger(), nkeySeed: stranger }).then(
-      async (other) => {
-        await other.close({ graceMs: 0 });
-        return undefined;
-      },
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(BusError);
-    expect((error as Error).message).not.toContain(stranger);
+    expect((await refusal(nats.url, { nkeySeed: stranger })).message).not.toContain(stranger);
   }, 30_000);
 });
 
@@ -95,28 +107,15 @@ describe("NATS decentralized authentication (operator, account and user JWTs; a 
     const creds = join(dir.path, "retrain.creds");
     await writeFile(creds, credsFile(natsJwt(user.getPublicKey(), "retrain", userNats, account), new TextDecoder().decode(user.getSeed())), { mode: 0o600 });
 
-    const bus = await connectNatsBus({ servers: nats.url, prefix: uniqueName("creds"), logger: silentLogger(), credsFile: creds });
-    try {
-      const subscription = await bus.subscribe({ group: "creds-check", types: ["retrain.data.arrived.v1"], handler: async () => undefined });
-      await subscription.close({ graceMs: 0 });
-    } finally {
-      await bus.close({ graceMs: 0 });
-    }
+    await connectAndSubscribe(nats.url, { credsFile: creds }, "creds-check");
 
     // Signed by an account the operator never issued: refused, and the seed is in no error.
     const stranger = nkeys.createUser();
     const strangerSeed = new TextDecoder().decode(stranger.getSeed());
     const foreign = join(dir.path, "foreign.creds");
     await writeFile(foreign, credsFile(natsJwt(stranger.getPublicKey(), "stranger", userNats, nkeys.createAccount()), strangerSeed), { mode: 0o600 });
-    const error: unknown = await connectNatsBus({ servers: nats.url, prefix: uniqueName("creds"), logger: silentLogger(), credsFile: foreign }).then(
-      async (other) => {
-        await other.close({ graceMs: 0 });
-        return undefined;
-      },
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(BusError);
-    expect(`${(error as Error).message} ${String((error as Error).cause)}`).toMatch(/authoriz|authentic/i);
-    expect((error as Error).message).not.toContain(strangerSeed);
+    const error = await refusal(nats.url, { credsFile: foreign });
+    expect(`${error.message} ${String(error.cause)}`).toMatch(/authoriz|authentic/i);
+    expect(error.message).not.toContain(strangerSeed);
   }, 30_000);
 });

@@ -2,7 +2,7 @@ import { Cleanup, tempDir, uniqueName } from "@retrain/testing";
 import { CachedListing, readJson, updateJson } from "./documents.js";
 import { BlobConflictError } from "./errors.js";
 import { FileSystemBlobStore } from "./filesystem-store.js";
-import { recordingReads } from "./testing.js";
+import { watchedStore } from "./testing.js";
 
 interface Job {
   status: string;
@@ -93,7 +93,7 @@ describe("JSON documents", () => {
   it("CachedListing reads a document only when its etag changed, keeps what `read` made of it, and drops deleted ones", async () => {
     const prefix = `${uniqueName("listing")}/`;
     for (const id of ["a", "b", "c"]) await store.put(`${prefix}${id}.json`, JSON.stringify({ status: id, attempts: 1 }));
-    const { store: recording, reads } = recordingReads(store);
+    const { store: recording, reads } = watchedStore(store);
     const listing = new CachedListing(recording, prefix, (value) => parseJob(value).status);
 
     expect(await listing.values()).toEqual(["a", "b", "c"]);

@@ -1,18 +1,39 @@
 // Test support behind the package's `@retrain/blob/testing` door.
+import type { Readable } from "node:stream";
 import type { BlobStore } from "./blob-store.js";
 
+/** What {@link watchedStore} saw. */
+export interface StoreWatch {
+  /** The name of every blob read whole (`getBuffer`, which `readJson` uses), in order. */
+  readonly reads: string[];
+  /** The body stream of every blob opened for streaming (`get`), in order. */
+  readonly opened: Readable[];
+}
+
 /**
- * `store` as it is, with the name of every blob read (`getBuffer`, which `readJson` uses) recorded:
- * for tests that check what a cache saves. Only reads and listings go through the wrapper.
+ * `store` as it is, with its reads recorded: for tests that check what a cache saves, or that a
+ * stream a service opened was closed. Every call goes to `store` itself.
  */
-export function recordingReads(store: BlobStore): { readonly store: BlobStore; readonly reads: string[] } {
+export function watchedStore(store: BlobStore): { readonly store: BlobStore } & StoreWatch {
   const reads: string[] = [];
-  const recording: BlobStore = Object.assign(Object.create(store) as BlobStore, {
-    getBuffer: (name: string, options?: Parameters<BlobStore["getBuffer"]>[1]) => {
+  const opened: Readable[] = [];
+  const watched: BlobStore = {
+    kind: store.kind,
+    put: (name, body, options) => store.put(name, body, options),
+    get: async (name, options) => {
+      const blob = await store.get(name, options);
+      opened.push(blob.body);
+      return blob;
+    },
+    getBuffer: (name, options) => {
       reads.push(name);
       return store.getBuffer(name, options);
     },
-    list: (prefix: string) => store.list(prefix),
-  });
-  return { store: recording, reads };
+    head: (name) => store.head(name),
+    list: (prefix) => store.list(prefix),
+    delete: (name, options) => store.delete(name, options),
+    readUrl: (name, expiresInMs) => store.readUrl(name, expiresInMs),
+    close: () => store.close(),
+  };
+  return { store: watched, reads, opened };
 }

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { watchedStore } from "@retrain/blob/testing";
 import { FileSystemBlobStore } from "@retrain/blob";
 import { MemoryBus, type EventBus } from "@retrain/bus";
 import { createEvent, EventTypes, exampleData, randomEventId, ulid, type AnyEvent, type CloudEvent } from "@retrain/contracts";
@@ -326,6 +327,26 @@ describe("ingestion: pipelines, the doors by which data arrives, and runs' ident
       expect((await post("landing/ws-b/day.csv")).status).toBe(400);
       expect((await post("uploads/day2.csv")).status).toBe(400);
       expect((await post("landing/ws-a/day.csv")).status).toBe(202);
+    });
+
+    it("closes a store blob it opened, also when the dataset is refused half-read (no file handle left to the garbage collector)", async () => {
+      const watch = watchedStore(store);
+      const watched = await start({ store: watch.store });
+      await pipeline("strict", { columns: ["a", "b", "label"] }, watched);
+      await pipeline("lenient", {}, watched);
+      // Larger than a read chunk, so the refusal (at the header) leaves most of it unread.
+      await store.put("uploads/wrong-header.csv", `x,y,z\n${"1,2,3\n".repeat(100_000)}`);
+      await store.put("uploads/fine.csv", csv(34, 3));
+      const refused = await call(watched, "POST", "/v1/events", datasetAvailable({ pipeline: "strict", dataset: { blobName: "uploads/wrong-header.csv" } }), KEY_A, {
+        "content-type": "application/cloudevents+json",
+      });
+      expect(refused.status).toBe(400);
+      const accepted = await call(watched, "POST", "/v1/events", datasetAvailable({ pipeline: "lenient", dataset: { blobName: "uploads/fine.csv" } }), KEY_A, {
+        "content-type": "application/cloudevents+json",
+      });
+      expect(accepted.status).toBe(202);
+      expect(watch.opened.length).toBeGreaterThanOrEqual(2);
+      expect(watch.opened.map((body) => body.destroyed)).toEqual(watch.opened.map(() => true));
     });
   });
 

@@ -53,6 +53,12 @@ export interface IngestInput {
   readonly expectedSha256?: string;
   /** A traceparent the sender gave in the event itself (else the active trace context is used). */
   readonly traceparent?: string;
+  /**
+   * The source was opened for this ingest (a store blob, a URL), so it is closed when the ingest ends,
+   * read or not: a refused dataset leaves it unread, holding a file handle or a connection. Not for an
+   * HTTP request body (its connection carries the answer).
+   */
+  readonly ownsSource?: boolean;
 }
 
 /** Looks a pipeline up, 404 `PipelineNotFound` when there is none. */
@@ -79,6 +85,14 @@ export function runTraceContext(traceparent?: string): { traceparent?: string; t
  * content, answers with that run and deletes the copy. Nothing is published when the dataset is refused.
  */
 export async function ingestDataset(deps: IntakeDeps, input: IngestInput): Promise<RunAccepted> {
+  try {
+    return await ingest(deps, input);
+  } finally {
+    if (input.ownsSource === true) input.source.destroy();
+  }
+}
+
+async function ingest(deps: IntakeDeps, input: IngestInput): Promise<RunAccepted> {
   const { pipeline } = input;
   const runId = ulid();
   const name = `ingestion/datasets/${pipeline.name}/${runId}.csv`;

@@ -2,7 +2,7 @@
 // run's outcome, and the reconciler (re-drive requests past a stage deadline, stuck after N). Memory
 // bus, filesystem store, real HTTP; the reconciler runs on the test's clock (its timer is off).
 import { FileSystemBlobStore } from "@retrain/blob";
-import { recordingReads } from "@retrain/blob/testing";
+import { watchedStore } from "@retrain/blob/testing";
 import { MemoryBus, type EventBus } from "@retrain/bus";
 import { createEvent, deterministicEventId, EventTypes, exampleData, targetKey, type AnyEvent, type CloudEvent, type EndpointTarget, type ModelRef, type RunPlan } from "@retrain/contracts";
 import { keyVerifier } from "@retrain/runtime";
@@ -254,7 +254,7 @@ describe("registry run control: rollback, targets, paging, cancel, the reconcile
   });
 
   it("lists runs reading only those that changed since the last listing", async () => {
-    const { store: counting, reads } = recordingReads(store);
+    const { store: counting, reads } = watchedStore(store);
     const summaries = runSummaries(counting);
     const first = await summaries.values();
     expect(first.length).toBeGreaterThan(5);

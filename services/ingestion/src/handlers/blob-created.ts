@@ -94,6 +94,7 @@ export async function acceptBlobCreated(body: unknown, principal: Principal, dep
         source,
         origin: notice.url,
         trigger: { kind: "blob-created", by: `${notice.container}/${notice.path}` },
+        ownsSource: true,
       });
       runs.push({ ...accepted, eventId: notice.id, pipeline: pipeline.name });
     }

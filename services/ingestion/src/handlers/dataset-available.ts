@@ -136,6 +136,7 @@ export async function acceptDatasetAvailable(event: DatasetAvailableEvent, princ
     source,
     origin,
     trigger: { kind: "event", by: data.by ?? event.source } as const,
+    ownsSource: true,
     ...(data.sha256 !== undefined ? { expectedSha256: data.sha256 } : {}),
   };
   if (event.traceparent === undefined) return ingestDataset(deps, input);

@@ -23,6 +23,9 @@ export interface EvaluatorDeps {
   readonly concurrency?: number;
 }
 
+/** How often outboxes left behind (by any replica) are looked for after start. */
+const OUTBOX_SWEEP_MS = 5 * 60_000;
+
 /** The evaluator: its ModelTrained consumer and its `/v1` routes (evaluations, approvals). */
 export interface Evaluator {
   readonly evaluations: Evaluations;
@@ -69,6 +72,27 @@ export function createEvaluator(deps: EvaluatorDeps): Evaluator {
   const approvals = evaluations.listing((doc) => ({ state: doc.approval?.state, cancelled: doc.cancelled !== undefined, workspace: doc.workspace, view: evaluationView(doc) }));
   const handlerDeps = { store: deps.store, bus: deps.bus, evaluations, champions: deps.champions, source: SOURCE };
   const subscriptions: Subscription[] = [];
+  let sweep: NodeJS.Timeout | undefined;
+  let sweeping: Promise<void> = Promise.resolve();
+
+  /**
+   * Relays the outboxes a crash left behind — this process's at start, another replica's on a later
+   * sweep — found by their markers; sweeps run one after another. Failures are logged: the next
+   * sweep (or the registry's re-drive) tries again.
+   */
+  function relayLeftBehind(): Promise<void> {
+    sweeping = sweeping.then(async () => {
+      try {
+        for await (const doc of evaluations.withOutbox()) {
+          deps.logger.info({ run_id: doc.runId, events: doc.outbox.length }, "relaying an outbox left behind");
+          await relayOutbox(doc, handlerDeps);
+        }
+      } catch (error) {
+        deps.logger.error({ err: error }, "relaying outboxes left behind failed");
+      }
+    });
+    return sweeping;
+  }
 
   return {
     evaluations,
@@ -99,11 +123,9 @@ export function createEvaluator(deps: EvaluatorDeps): Evaluator {
       });
     },
     async start() {
-      for await (const doc of evaluations.all()) {
-        if (doc.outbox.length === 0) continue;
-        deps.logger.info({ run_id: doc.runId, events: doc.outbox.length }, "relaying an outbox left behind");
-        await relayOutbox(doc, handlerDeps);
-      }
+      await relayLeftBehind();
+      sweep = setInterval(() => void relayLeftBehind(), OUTBOX_SWEEP_MS);
+      sweep.unref();
       subscriptions.push(
         await deps.bus.subscribe({
           group: "evaluator",
@@ -128,7 +150,9 @@ export function createEvaluator(deps: EvaluatorDeps): Evaluator {
       );
     },
     async stop(graceMs = 10_000) {
+      clearInterval(sweep);
       await Promise.all(subscriptions.splice(0).map((s) => s.close({ graceMs })));
+      await sweeping;
     },
   };
 }

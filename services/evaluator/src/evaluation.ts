@@ -1,4 +1,4 @@
-import { CachedListing, readJson, updateJson, type BlobStore, type UpdateJsonResult } from "@retrain/blob";
+import { CachedListing, isBlobError, readJson, updateJson, type BlobStore, type UpdateJsonResult } from "@retrain/blob";
 import { Metrics, ModelTrained, type ChampionMetrics } from "@retrain/contracts";
 import { z } from "zod";
 
@@ -69,6 +69,15 @@ export function championMetrics(champions: readonly ChampionOutcome[]): Champion
 
 const PREFIX = "evaluator/evaluations/";
 const parse = (value: unknown): EvaluationDocument => EvaluationDocument.parse(value);
+/** One empty marker per run that may have events to relay: what the start-up relay walks. */
+const OUTBOX_PREFIX = "evaluator/outbox/";
+/** Present once the outbox markers stand for every evaluation (the evaluators before them kept none). */
+const OUTBOX_INDEX_MARKER = "evaluator/outbox-indexed.json";
+/**
+ * A marker this old, over an empty outbox, is removed. Younger ones are left: their writer may be
+ * between writing the marker and adding its event (a few store calls, so minutes are ample).
+ */
+const OUTBOX_MARKER_SETTLE_MS = 10 * 60_000;
 
 /** The evaluator's documents in the blob store, one per run. */
 export class Evaluations {
@@ -92,7 +101,40 @@ export class Evaluations {
     return new CachedListing(this.store, PREFIX, (value) => read(parse(value)));
   }
 
-  /** Every evaluation document (for the relay at start). */
+  /**
+   * Marks a run as one that may have events to relay. Called before a compare-and-set that adds to the
+   * outbox, so a crash after it leaves a marker for {@link Evaluations.withOutbox} to find.
+   */
+  async markOutbox(runId: string): Promise<void> {
+    await this.store.put(`${OUTBOX_PREFIX}${encodeURIComponent(runId)}`, "");
+  }
+
+  /**
+   * The evaluations that have events to relay, found by their markers (not by reading every evaluation
+   * ever made). Markers over an empty outbox are removed once settled. The first call on a store from
+   * before the markers reads every evaluation once instead.
+   */
+  async *withOutbox(now = Date.now()): AsyncIterable<EvaluationDocument> {
+    if ((await this.store.head(OUTBOX_INDEX_MARKER)) === undefined) {
+      for await (const doc of this.all()) if (doc.outbox.length > 0) yield doc;
+      await this.store.put(OUTBOX_INDEX_MARKER, JSON.stringify({ indexedAt: new Date(now).toISOString() }), { contentType: "application/json" });
+      return;
+    }
+    for await (const marker of this.store.list(OUTBOX_PREFIX)) {
+      const doc = await this.get(decodeURIComponent(marker.name.slice(OUTBOX_PREFIX.length)));
+      if (doc !== undefined && doc.outbox.length > 0) {
+        yield doc;
+        continue;
+      }
+      if (now - marker.lastModified.getTime() < OUTBOX_MARKER_SETTLE_MS) continue;
+      // The etag listed: a writer that marked the run again since keeps its marker.
+      await this.store.delete(marker.name, { ifMatch: marker.etag }).catch((error: unknown) => {
+        if (!isBlobError(error, "Conflict")) throw error;
+      });
+    }
+  }
+
+  /** Every evaluation document. */
   async *all(): AsyncIterable<EvaluationDocument> {
     for await (const blob of this.store.list(PREFIX)) {
       if (!blob.name.endsWith(".json")) continue;

@@ -260,6 +260,42 @@ describe("evaluator: challenger vs champions on the same holdout (in-memory bus,
     expect(decisionsOf(runId)).toHaveLength(1);
   });
 
+  it("finds outboxes by their markers: removes settled markers over empty outboxes, keeps fresh ones, and reads every evaluation once on a store from before the markers", async () => {
+    const store = scoring.store;
+    const evaluations = evaluator.evaluations;
+    const markers = async (): Promise<string[]> => {
+      const out: string[] = [];
+      for await (const blob of store.list("evaluator/outbox/")) out.push(blob.name);
+      return out;
+    };
+    const template = trainedEvent({ model: "strong", holdout: "binary", policy: { mode: "automatic", primaryMetric: "AUC" }, targets: [] });
+    await bus.publish(template);
+    const runId = template.data.runId;
+    await decisionOf(runId);
+    // The decision was relayed: its marker stays until it has settled, then the sweep removes it.
+    expect(await markers()).toContain(`evaluator/outbox/${runId}`);
+    for await (const doc of evaluations.withOutbox()) expect(doc.runId).not.toBe(runId);
+    expect(await markers()).toContain(`evaluator/outbox/${runId}`);
+    for await (const doc of evaluations.withOutbox(Date.now() + 11 * 60_000)) expect(doc.runId).not.toBe(runId);
+    expect(await markers()).not.toContain(`evaluator/outbox/${runId}`);
+
+    // A store from before the markers: an outbox without a marker is found by reading every evaluation, once.
+    const current = await evaluations.get(runId);
+    if (current === undefined) throw new Error("the evaluation is missing");
+    const leftover = (current.published ?? [])[0];
+    expect(leftover).toBeDefined();
+    await evaluations.update(runId, (doc) => (doc === undefined ? undefined : { ...doc, outbox: [leftover] }));
+    await store.delete("evaluator/outbox-indexed.json");
+    const found: string[] = [];
+    for await (const doc of evaluations.withOutbox()) found.push(doc.runId);
+    expect(found).toContain(runId);
+    expect(await store.head("evaluator/outbox-indexed.json")).toBeDefined();
+    const later: string[] = [];
+    for await (const doc of evaluations.withOutbox()) later.push(doc.runId);
+    expect(later).not.toContain(runId);
+    await evaluations.update(runId, (doc) => (doc === undefined ? undefined : { ...doc, outbox: [] }));
+  });
+
   it("relays an outbox left by a crash once, at start", async () => {
     const template = trainedEvent({ model: "strong", holdout: "binary", policy: { mode: "automatic", primaryMetric: "AUC" }, targets: [] });
     const runId = template.data.runId;
@@ -282,6 +318,8 @@ describe("evaluator: challenger vs champions on the same holdout (in-memory bus,
       inbox: [template.id],
       outbox: [leftover],
     };
+    // As the handler does it: the marker first, then the decision with its event; then the crash.
+    await evaluator.evaluations.markOutbox(runId);
     await evaluator.evaluations.update(runId, () => crashed);
     const restarted = createEvaluator({ store: scoring.store, bus, logger: silentLogger(), verifyKey: () => undefined, champions });
     await restarted.start();

@@ -44,6 +44,7 @@ export async function decideApproval(runId: string, decision: ApprovalDecision, 
   if (found.cancelled !== undefined) throw new HttpError(409, "RunCancelled", `Run '${runId}' was cancelled; it can no longer be approved or rejected.`);
   const now = new Date();
   const by = decision.principal.name;
+  await deps.evaluations.markOutbox(runId);
   const { value, changed } = await deps.evaluations.update(runId, (current) => {
     if (current === undefined || current.cancelled !== undefined || current.state !== "awaiting-approval" || current.approval?.state !== "pending") return undefined;
     const { trained } = current;

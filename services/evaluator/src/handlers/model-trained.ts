@@ -63,6 +63,7 @@ export async function onModelTrained(
     context.logger.info({ run_id: trained.runId }, "run was cancelled while it was evaluated; no decision is published");
     return;
   }
+  await deps.evaluations.markOutbox(trained.runId);
   const { value, changed } = await deps.evaluations.update(trained.runId, (current) => {
     if (current === undefined) return doc;
     // Another delivery decided first: keep its decision, remember this delivery.

@@ -368,6 +368,15 @@ describe("the retrain CLI against a running Retrain (processes, NATS, Azurite)",
     const approved = await ok(["approve", a, "--reason", "checked the lift chart"], { key: added.key });
     expect(approved.stdout).toMatch(new RegExp(`^run ${a} approved by dana: Approved by dana: checked the lift chart \\(.+\\)\\n$`));
     expect((await ok(["operators", "remove", "dana"], { key: deployment.adminKey })).stdout).toBe("removed operator dana\n");
+    // A workspace's operator: --for-workspace; the CLI's own --workspace is refused there (it would make an admin key).
+    expect((await ok(["--json", "operators", "add", "erin", "--for-workspace", "e2e"], { key: deployment.adminKey })).json<{ role: string; workspace: string }>()).toMatchObject({
+      role: "user",
+      workspace: "e2e",
+    });
+    const misplaced = await cli(["--workspace", "e2e", "operators", "add", "frank"], { key: deployment.adminKey });
+    expect(misplaced).toMatchObject({ code: 2, stdout: "" });
+    expect(misplaced.stderr).toContain("--for-workspace");
+    expect(lines(await ok(["operators", "list"], { key: deployment.adminKey })).slice(1).map((l) => l.split(/\s+/).slice(0, 3))).toEqual([["erin", "user", "e2e"]]);
     await waitFor(async () => (await cli(["approvals"], { key: added.key })).code !== 0, { timeoutMs: 15_000, description: "dana's removed key refused" });
     const rejected = (await ok(["--json", "reject", b, "--reason", "too few rows"], { key: deployment.adminKey })).json<{
       runId: string;

@@ -1,3 +1,4 @@
+import type { Command } from "commander";
 import { CliError } from "../errors.js";
 import { formatTime, table } from "../output.js";
 import type { CommandGroup } from "../program.js";
@@ -33,13 +34,21 @@ export const registerOperators: CommandGroup = (program, context) => {
     });
   operators
     .command("add <name>")
-    .description("create an operator key and print it once: an admin's rights, or with --workspace one workspace's")
-    .option("--workspace <ws>", "only this workspace (a workspace user, not an admin)")
-    .action(async (name: string, options: { workspace?: string }, command) => {
+    .description("create an operator key and print it once: an admin's rights, or with --for-workspace one workspace's")
+    .option("--for-workspace <ws>", "only this workspace (a workspace user, not an admin)")
+    .action(async (name: string, options: { forWorkspace?: string }, command: Command) => {
+      // The CLI's own --workspace says which workspace to call, not whose key to make: taking it silently
+      // would leave an admin key where a workspace key was meant.
+      let root = command;
+      while (root.parent !== null) root = root.parent;
+      if (root.getOptionValueSource("workspace") === "cli") {
+        throw new CliError("--workspace picks the workspace the CLI calls; give the operator's workspace with --for-workspace", 2, "BadArgument");
+      }
       const ctx = context(command);
+      const workspace = options.forWorkspace;
       const { body } = await ctx
         .api("registry")
-        .post<OperatorView & { key: string }>("/v1/operators", { body: { name, ...(options.workspace !== undefined ? { workspace: options.workspace } : {}) } });
+        .post<OperatorView & { key: string }>("/v1/operators", { body: { name, ...(workspace !== undefined ? { workspace } : {}) } });
       ctx.out.result(body, [
         `operator ${body.name} created (${body.role === "admin" ? "admin of every workspace" : `user of workspace ${body.workspace}`})`,
         `  key  ${body.key}`,

@@ -204,6 +204,11 @@ export class LiveRegistry {
     for (const entry of target.keyEntries) this.#keyIndex.set(entry.digest.toString("hex"), target);
   }
 
+  /** Resolves once the documents being applied to the target of `blob` are (its model loaded, or failed to). */
+  settled(blob: string): Promise<void> {
+    return this.#chains.get(blob) ?? Promise.resolve();
+  }
+
   /**
    * Brings the target of `blob` to `doc` (serialized per target). Resolves once any model change it
    * names is serving; rejects when that model cannot be loaded (the old one keeps serving).

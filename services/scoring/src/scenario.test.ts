@@ -2,6 +2,7 @@
 import { randomBytes } from "node:crypto";
 import { request } from "node:http";
 import { tempDir, waitFor } from "@retrain/testing";
+import { createMlRuntime } from "./ml-runtime.js";
 import { json, startScoring, type ScoringHarness } from "./test-support/harness.js";
 import { trainLogisticModel } from "./test-support/models.js";
 
@@ -173,6 +174,49 @@ describe("two hosts on one store (in process)", () => {
 
       expect((await b.request("DELETE", path, { key: b.adminKey })).status).toBe(204);
       await waitFor(async () => (await a.request("POST", execute, { key, body: input })).status === 404, { timeoutMs: 2_000 });
+    } finally {
+      await b.close();
+      await a.close();
+      await root.remove();
+    }
+  });
+
+  it("a call that finds a target whose model is still loading (a sync on the way) waits for it instead of answering 503", async () => {
+    const root = await tempDir("retrain-two-hosts-");
+    const kek = randomBytes(32);
+    const a = await startScoring({ storeRoot: root.path, kek });
+    // B loads models slowly and syncs only when asked, so the moment between finding a target and
+    // serving its model is wide and under the test's control.
+    const slow = createMlRuntime({ warmupRuns: 5 });
+    const b = await startScoring({
+      storeRoot: root.path,
+      kek,
+      deps: {
+        syncIntervalMs: 600_000,
+        runtime: { load: async (bytes) => (await new Promise((r) => setTimeout(r, 800)), slow.load(bytes)) }, // time-based by design: a slow model load
+      },
+    });
+    try {
+      const published = json(
+        await a.request("POST", `/v1/workspaces/${a.workspace}/webservices`, {
+          key: a.workspaceKey,
+          body: { name: "Loading", model: { location: await a.source.put("l0.ilearner", trainLogisticModel({ seed: 42 })) } },
+        }),
+      );
+      const serviceId = String((published["webService"] as Record<string, unknown>)["Id"]);
+      const endpoint = json(await a.request("PUT", `/workspaces/${a.workspace}/webservices/${serviceId}/endpoints/loading`, { key: a.workspaceKey, body: { ThrottleLevel: "High" } }));
+      const api = new URL(String(endpoint["ApiLocation"]));
+      const id = api.pathname.split("/")[4] as string;
+      const syncing = b.scoring.host.sync.syncNow();
+      await waitFor(() => b.scoring.host.live.get(id) !== undefined, { timeoutMs: 5_000, intervalMs: 5, description: "B to know the target" });
+      expect(b.scoring.host.live.get(id)?.serving).toBeUndefined();
+      const answer = await b.request("POST", `${api.pathname}/execute?api-version=2.0`, {
+        key: String(endpoint["PrimaryKey"]),
+        body: { Inputs: { input1: { ColumnNames: ["f0", "f1", "f2"], Values: [["1", "0", "-1"]] } } },
+      });
+      expect(answer.status).toBe(200);
+      expect(answer.headers.get("x-retrain-model")).toMatch(/@r1$/);
+      await syncing;
     } finally {
       await b.close();
       await a.close();

@@ -129,7 +129,16 @@ function matches(target: LiveTarget | undefined, kind: "classic" | "new", scope:
   return target !== undefined && target.doc.kind === kind && (kind === "classic" ? target.doc.workspace === scope : target.doc.arm?.subscription === scope);
 }
 
-/** The live target an execution URL names, after one sync when it is not known here (created on a replica). */
+/** Whether a target can answer now: it serves a model, or its document names none (nothing to wait for). */
+function ready(target: LiveTarget): boolean {
+  return target.serving !== undefined || target.doc.model === undefined;
+}
+
+/**
+ * The live target an execution URL names, after one sync when it is not known here (created on a
+ * replica), and once the model its document names has loaded (a sync that found it a moment ago may
+ * still be loading it: the call waits for that instead of answering 503).
+ */
 export async function findTarget(host: ScoringHost, kind: "classic" | "new", scope: string, id: string): Promise<LiveTarget> {
   let target = host.live.get(id);
   if (!matches(target, kind, scope) && /^[0-9a-f]{32}$/.test(id)) {
@@ -139,6 +148,7 @@ export async function findTarget(host: ScoringHost, kind: "classic" | "new", sco
   if (!matches(target, kind, scope)) {
     throw executionError(404, "WebServiceNotFound", `Web service '${id}' was not found in ${kind === "classic" ? "workspace" : "subscription"} '${scope}'.`);
   }
+  if (!ready(target)) await host.live.settled(target.blob);
   return target;
 }
 
@@ -170,7 +180,7 @@ function execute(req: IncomingMessage, res: ServerResponse, match: ExecuteMatch,
     throw new HttpError(400, "BadArgument", `Unsupported api-version '${format.apiVersion}'; this service implements 2.0.`);
   }
   const known = deps.host.live.get(match.id);
-  if (matches(known, match.kind, match.scope)) {
+  if (matches(known, match.kind, match.scope) && ready(known)) {
     answer(req, res, known, format, deps, rrs, traceContext);
     return undefined;
   }

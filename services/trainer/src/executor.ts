@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { PassThrough, type Readable } from "node:stream";
+import { PassThrough, pipeline, type Readable } from "node:stream";
 import { JobFailure, type BatchServiceSpec, type JobContext, type JobDocument, type JobExecutor, type JobOutcome, type JobResult } from "@retrain/bes";
 import { createEvent, DataArrived, EventTypes, ulid, type AnyEvent, type BlobRef, type LearnerName, type Metrics } from "@retrain/contracts";
 import {
@@ -222,7 +222,9 @@ function sha256(bytes: Buffer): string {
 function hashing(input: Readable, hash: ReturnType<typeof createHash>): Readable {
   const through = new PassThrough();
   input.on("data", (chunk: Buffer) => hash.update(chunk));
-  input.on("error", (error) => through.destroy(error));
-  input.pipe(through);
+  // pipeline, not pipe: a reader that stops early (a refused CSV) destroys `through` and with it the
+  // input, so a store blob's file handle is closed rather than left to the garbage collector; an input
+  // error reaches the reader through `through`.
+  pipeline(input, through, () => undefined);
   return through;
 }

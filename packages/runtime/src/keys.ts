@@ -185,8 +185,7 @@ export class Keyring {
     const candidate = options.adminKey === undefined && options.generateAdminKey !== false ? randomBytes(32).toString("base64url") : undefined;
     const result = await updateJson(options.store, KEYRING_BLOB, parseKeyring, (current) => {
       const now = new Date().toISOString();
-      const doc: KeyringDocument = current === undefined ? { version: 1, scheme: hasher.scheme, workspaces: {} } : structuredClone(current);
-      if (doc.scheme !== hasher.scheme) throw schemeMismatch(doc.scheme, hasher.scheme);
+      const doc = keyring.#editable(current);
       let changed = current === undefined;
       for (const ws of options.workspaces) {
         const slots = doc.workspaces[ws.id] ?? {};
@@ -265,8 +264,7 @@ export class Keyring {
     const key = randomBytes(32).toString("base64url");
     const hash = this.#hasher.hash(key);
     const result = await updateJson(this.#store, KEYRING_BLOB, parseKeyring, (current) => {
-      const doc: KeyringDocument = current === undefined ? { version: 1, scheme: this.#hasher.scheme, workspaces: {} } : structuredClone(current);
-      if (doc.scheme !== this.#hasher.scheme) throw schemeMismatch(doc.scheme, this.#hasher.scheme);
+      const doc = this.#editable(current);
       const slots = doc.workspaces[workspace] ?? {};
       const existing = slots[slot];
       // The seed stays: a restart with the same retrain.yaml must not bring the old key back.
@@ -291,8 +289,7 @@ export class Keyring {
     const key = randomBytes(32).toString("base64url");
     const operator: StoredOperator = { hash: this.#hasher.hash(key), workspace, createdAt: new Date().toISOString(), createdBy };
     const result = await updateJson(this.#store, KEYRING_BLOB, parseKeyring, (current) => {
-      const doc: KeyringDocument = current === undefined ? { version: 1, scheme: this.#hasher.scheme, workspaces: {} } : structuredClone(current);
-      if (doc.scheme !== this.#hasher.scheme) throw schemeMismatch(doc.scheme, this.#hasher.scheme);
+      const doc = this.#editable(current);
       if (doc.operators?.[name] !== undefined) throw new HttpError(409, "OperatorExists", `An operator named '${name}' exists; delete it first to give it a new key.`);
       doc.operators = { ...doc.operators, [name]: operator };
       return doc;
@@ -388,6 +385,13 @@ export class Keyring {
       if (view === undefined) throw new HttpError(404, "NotFound", `No workspace found in workspace '${workspace}'.`);
       res.status(200).json(view);
     });
+  }
+
+  /** A copy of the keyring to change (a new one when there is none), refused when its digests are another KEK's. */
+  #editable(current: KeyringDocument | undefined): KeyringDocument {
+    const doc: KeyringDocument = current === undefined ? { version: 1, scheme: this.#hasher.scheme, workspaces: {} } : structuredClone(current);
+    if (doc.scheme !== this.#hasher.scheme) throw schemeMismatch(doc.scheme, this.#hasher.scheme);
+    return doc;
   }
 
   async #read(): Promise<KeyringDocument | undefined> {

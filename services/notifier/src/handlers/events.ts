@@ -21,8 +21,8 @@ export interface EventHandlingDeps {
   readonly logger: Logger;
   /** Runs whose workspace this process has already recorded (saves a write per event). */
   readonly recordedRuns?: Set<string>;
-  /** Subscriptions read before (saves a read per subscription per event). Default: read each time. */
-  readonly subscriptions?: CachedListing<SubscriptionDocument>;
+  /** The subscriptions, kept between events (saves a read per subscription per event). */
+  readonly subscriptions: CachedListing<SubscriptionDocument>;
   readonly now?: () => Date;
 }
 
@@ -93,14 +93,9 @@ export async function workspaceOf(event: AnyEvent, store: BlobStore, recordedRun
   return (await readJson(store, runBlob(runId), parseRun))?.value.workspace;
 }
 
-/** Every subscription, in id order. */
-export async function allSubscriptions(store: BlobStore): Promise<SubscriptionDocument[]> {
-  const out: SubscriptionDocument[] = [];
-  for await (const blob of store.list(SUBSCRIPTIONS_PREFIX)) {
-    const doc = await readJson(store, blob.name, parseSubscription);
-    if (doc !== undefined) out.push(doc.value);
-  }
-  return out;
+/** Every subscription, in id order (read afresh: for the API's list). */
+export function allSubscriptions(store: BlobStore): Promise<SubscriptionDocument[]> {
+  return subscriptionListing(store).values();
 }
 
 /**
@@ -119,7 +114,7 @@ export function subscriptionListing(store: BlobStore): CachedListing<Subscriptio
  */
 export async function handleEvent(event: AnyEvent, deps: EventHandlingDeps): Promise<DeliveryKey[]> {
   if (!isSubscribable(event.type)) return [];
-  const subscriptions = (deps.subscriptions !== undefined ? await deps.subscriptions.values() : await allSubscriptions(deps.store)).filter((s) => s.types.includes(event.type) && matchesFilter(s.filter, event));
+  const subscriptions = (await deps.subscriptions.values()).filter((s) => s.types.includes(event.type) && matchesFilter(s.filter, event));
   if (subscriptions.length === 0) {
     // Still learn the run's workspace: a later event of this run may match a subscription.
     await workspaceOf(event, deps.store, deps.recordedRuns);
